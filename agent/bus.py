@@ -1,8 +1,8 @@
 """The event bus: typed events fanned out to bounded subscriptions and cheap observers.
 
 Subscribers get their own ``Channel`` with the overflow policy they declare, so a slow
-subscriber can only lose (or delay) its own events. Control events (``Lane.CONTROL``) overtake
-data in every subscription and are never dropped. Observers are plain callables run inline for
+subscriber can only lose (or delay) its own events. Control events (``Lane.CONTROL``) reach every
+subscription whatever its type filter, overtake its data and are never dropped. Observers are plain callables run inline for
 metrics and logging; one that raises is disabled and logged once.
 """
 
@@ -29,7 +29,8 @@ class Subscription:
     channel: Channel[Event]
 
     def wants(self, event: Event) -> bool:
-        return not self.types or isinstance(event, self.types)
+        # Control events reach every subscription: no stage can miss an interrupt or a stop.
+        return event.lane is Lane.CONTROL or not self.types or isinstance(event, self.types)
 
 
 class EventBus:
