@@ -250,12 +250,12 @@ class PluginHost:
             async with r.lock:
                 while (newer := r.faces.get_nowait()) is not None:
                     state = newer  # a frame that arrived while we waited replaces this one
+                due = loop.time() + period  # at most `rate` a second, even after an idle spell
                 ok = await self._call(r, "on_face", r.plugin.on_face, (state,), self.timeouts.face,
                                       locked=True)
             if not ok:
                 return
             r.delivered["faces"] += 1
-            due = max(due + period, loop.time())
 
     async def _speech(self, r: _Runner) -> None:
         assert r.speech is not None

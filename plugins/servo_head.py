@@ -197,10 +197,7 @@ class ServoHead(Plugin):
         await self._write(ServoCommand())
 
     async def on_face(self, state: FaceState) -> None:
-        now = asyncio.get_running_loop().time()
-        dt = 1.0 / self.settings.rate if self._last_t is None else now - self._last_t
-        self._last_t = now
-        cmd = self.controller.step(targets(state, self.settings), dt)
+        cmd = self.controller.step(targets(state, self.settings), self._since_last())
         try:
             await self._write(cmd)
         except Exception:
@@ -216,8 +213,8 @@ class ServoHead(Plugin):
         end = loop.time() + max_seconds
         try:
             while any(abs(v) > 0.05 for v in self.controller.pos.as_tuple()) and loop.time() < end:
-                await self._write(self.controller.step(ServoCommand(), period))
-                await asyncio.sleep(period)
+                await asyncio.sleep(max(0.0, period - self._since_last()))
+                await self._write(self.controller.step(ServoCommand(), self._since_last()))
             self.controller.pos = ServoCommand()
             await self._write(self.controller.pos)
         except Exception as exc:  # the bus is down; nothing more we can do from here
@@ -229,8 +226,14 @@ class ServoHead(Plugin):
             self._open = False
             await self._io(self.transport.close)
 
+    def _since_last(self) -> float:
+        """Seconds since the last command went out: what the speed clamp may use."""
+        now = asyncio.get_running_loop().time()
+        return 1.0 / self.settings.rate if self._last_t is None else now - self._last_t
+
     async def _write(self, cmd: ServoCommand) -> None:
         await self._io(self.transport.write, cmd)
+        self._last_t = asyncio.get_running_loop().time()
 
     async def _io(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
         if self.transport.blocking:
