@@ -19,6 +19,7 @@ time, and returns what the plugin sent back (commands, interrupts) and what the 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -67,10 +68,14 @@ class VirtualClockLoop(asyncio.SelectorEventLoop):
 
     def _run_once(self) -> None:  # asyncio's private scheduler step (CPython 3.11+)
         scheduled = self._scheduled  # type: ignore[attr-defined]
+        while scheduled and scheduled[0]._cancelled:  # as asyncio does, before looking at the head
+            self._timer_cancelled_count -= 1  # type: ignore[attr-defined]
+            heapq.heappop(scheduled)._scheduled = False
         if not self._ready and scheduled and not self._in_threads:  # type: ignore[attr-defined]
             gap = scheduled[0]._when - self.time()
             if gap > 0:
-                self._offset += gap
+                # land just past the timer: a select timeout of a few ns would round up to 1 ms
+                self._offset += gap + 1e-6
         super()._run_once()  # type: ignore[misc]
 
 
