@@ -1,0 +1,81 @@
+"""``agent run``: the live agent, or the same pipeline fed from files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from agent.commands import common
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run", help="talk to the agent (live, or driven from files)",
+        description="Live: camera, microphone, speakers and the virtual camera where present "
+                    "(each missing device is reported once and the agent goes on). With "
+                    "--input-audio/--input-video the same pipeline runs from files and records "
+                    "everything the agent showed and said to --output.")
+    common(p)
+    p.add_argument("--input-audio", type=Path, metavar="FILE", help="the user's voice from a file")
+    p.add_argument("--input-video", type=Path, metavar="FILE", help="the user's face from a file")
+    p.add_argument("--output", type=Path, metavar="OUT.mp4", help="record the agent (video + audio)")
+    p.add_argument("--events", type=Path, metavar="OUT.jsonl", help="write every event as JSON lines")
+    p.add_argument("--fast", action="store_true",
+                   help="with input files: do not pace them at real time")
+    p.add_argument("--plugin", action="append", default=[], metavar="NAME[:key=value,...]",
+                   help="enable a plugin, e.g. --plugin vmc:host=127.0.0.1,port=39539")
+    p.add_argument("--llm", choices=("auto", "ollama", "openai", "embedded"),
+                   help="override the persona's LLM backend")
+    p.add_argument("--avatar-photo", metavar="PORTRAIT.jpg", help="animate a portrait instead")
+    p.add_argument("--audio-device", help="output device name or index (e.g. agent_mic)")
+    p.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    p.add_argument("--no-virtual-camera", action="store_true")
+    p.add_argument("--no-window", action="store_true")
+    p.add_argument("--asr-model", metavar="NAME|PATH", help="faster-whisper model (default: bundled tiny.en)")
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from agent.assemble import RunOptions
+    from agent.errors import UserError
+    from persona.config import get_persona
+
+    persona = get_persona(args.persona, args.config)
+    for path in (args.input_audio, args.input_video):
+        if path is not None and not path.exists():
+            raise UserError(f"{path}: no such file")
+    if args.output is not None and args.output.suffix.lower() not in (".mp4", ".mkv", ".mov"):
+        raise UserError(f"--output {args.output}: write a video file (.mp4)")
+    opts = RunOptions(input_audio=args.input_audio, input_video=args.input_video,
+                      output=args.output, events=args.events, realtime=not args.fast,
+                      plugins=args.plugin, fps=args.fps, seed=args.seed, llm_backend=args.llm,
+                      avatar_photo=args.avatar_photo, virtual_camera=not args.no_virtual_camera,
+                      window=not args.no_window, audio_device=args.audio_device, camera=args.camera,
+                      asr_model=args.asr_model)
+    return asyncio.run(_main(persona, opts))
+
+
+async def _main(persona, opts) -> int:
+    from agent.assemble import build_parts
+    from agent.bus import EventBus
+    from agent.events import Notice
+    from agent.session import Session
+
+    bus = EventBus()
+    parts = await build_parts(persona, opts, bus)
+    bus.observe(lambda e: print(f"agent: {e.text}", file=sys.stderr, flush=True)
+                if isinstance(e, Notice) else None)
+    session = Session(parts, bus=bus, events_path=opts.events)
+    report = await session.run()
+    if parts.recording is not None:
+        print(f"agent: writing {parts.recording.path} ...", file=sys.stderr, flush=True)
+        path = await asyncio.to_thread(parts.recording.write, parts.renderer, parts.animator)
+        print(f"agent: recorded the session to {path}", file=sys.stderr, flush=True)
+    for i, spans in enumerate(report.turns, 1):
+        line = "  ".join(f"{k}={v:.2f}s" for k, v in spans.items())
+        print(f"agent: turn {i}: {line}", file=sys.stderr)
+    return 0

@@ -1,0 +1,104 @@
+"""Recording a session: everything the agent showed and said, and every event.
+
+``Recording`` keeps the face timeline and the agent's audio on the session clock while the
+session runs (cheap), and renders + encodes the video when it closes, so a slow CPU never
+desynchronises sound and picture: both come from the same timeline. ``EventLog`` writes every
+event as one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from agent.events import Event
+from agent.speech import SpeechChunk
+from render.face_state import FaceState
+
+log = logging.getLogger(__name__)
+
+RENDER_BATCH = 16
+
+
+class Recording:
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], sample_rate: int = 22050):
+        self.path, self.fps, self.size, self.sample_rate = Path(path), fps, size, sample_rate
+        self.frames: list[FaceState] = []
+        self._audio: list[tuple[float, np.ndarray]] = []  # (session start time, samples)
+        self._cut_at: float | None = None
+
+    def add_frame(self, state: FaceState) -> None:
+        self.frames.append(state)
+
+    def add_speech(self, chunk: SpeechChunk, start: float) -> None:
+        audio = chunk.audio.astype(np.float32)
+        if chunk.sample_rate != self.sample_rate:
+            import soxr
+
+            audio = soxr.resample(audio, chunk.sample_rate, self.sample_rate).astype(np.float32)
+        self._audio.append((start, audio))
+
+    def cut(self, t: float) -> None:
+        """An interrupt at ``t``: audio queued to play after it was never heard."""
+        kept = []
+        for start, audio in self._audio:
+            if start >= t:
+                continue
+            n = int((t - start) * self.sample_rate)
+            kept.append((start, audio[:n]))
+        self._audio = kept
+
+    def audio_track(self, duration: float) -> np.ndarray:
+        track = np.zeros(int(round(duration * self.sample_rate)), dtype=np.float32)
+        for start, audio in self._audio:
+            i = int(round(start * self.sample_rate))
+            seg = audio[: max(0, len(track) - i)]
+            track[i:i + len(seg)] += seg
+        return np.clip(track, -1.0, 1.0)
+
+    @property
+    def duration(self) -> float:
+        face_end = len(self.frames) / self.fps
+        audio_end = max((s + len(a) / self.sample_rate for s, a in self._audio), default=0.0)
+        return max(face_end, audio_end)
+
+    def write(self, renderer: Any, animator: Any | None = None) -> Path:
+        """Render the face timeline and write video + audio; returns the path."""
+        from render.sinks import VideoFileSink
+
+        duration = self.duration
+        n = int(np.ceil(duration * self.fps))
+        frames = list(self.frames)
+        if animator is not None and len(frames) < n:  # the tail of the last reply
+            frames += [animator.frame(i / self.fps) for i in range(len(frames), n)]
+        sink = VideoFileSink(self.path, fps=self.fps, size=self.size, sample_rate=self.sample_rate)
+        try:
+            sink.write_audio(self.audio_track(n / self.fps), self.sample_rate, 0.0)
+            for i in range(0, n, RENDER_BATCH):
+                batch = frames[i:i + RENDER_BATCH]
+                for j, image in enumerate(renderer.render(batch)):
+                    sink.write(image, (i + j) / self.fps)
+        finally:
+            sink.close()
+        return self.path
+
+
+class EventLog:
+    """An observer writing every event as a JSON line (personal data included: it is the user's
+    own file, asked for with ``--events``)."""
+
+    def __init__(self, path: Path, clock_t0: float) -> None:
+        self._file: IO[str] = open(path, "w", encoding="utf-8")
+        self._t0 = clock_t0
+
+    def __call__(self, event: Event) -> None:
+        d = event.to_dict()
+        d["session_t"] = round(event.t - self._t0, 4)
+        self._file.write(json.dumps(d, ensure_ascii=False, default=str) + "\n")
+
+    def close(self) -> None:
+        self._file.close()

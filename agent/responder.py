@@ -1,0 +1,182 @@
+"""One reply at a time: choose the emotion, stream the LLM's sentences into TTS, play them on the
+audio clock and move the mouth with them. ``interrupt()`` stops all of it in one call: synthesis,
+queued audio, the mouth, the recording; only what was actually heard enters the history."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.bus import EventBus
+from agent.events import (AgentEmotion, ReplySentence, StageLatency, UtteranceEnded,
+                          UtteranceStarted)
+from agent.speech import SpeechChunk
+from agent.turn_state import Turn, TurnState
+
+log = logging.getLogger(__name__)
+_utterance_ids = itertools.count(1)
+
+
+@dataclass
+class TurnTimes:
+    """Session-clock stamps of one turn, for latency reports."""
+
+    speech_end: float | None = None  # end of the user's speech (input clock mapped to session)
+    decided: float | None = None  # end-of-turn decision
+    transcript: float | None = None
+    emotion: float | None = None
+    first_token: float | None = None
+    first_audio: float | None = None  # first sample of the reply actually starts playing
+    stages: dict[str, float] = field(default_factory=dict)
+
+    def spans(self) -> dict[str, float]:
+        order = [("end_of_turn", "speech_end", "decided"), ("transcript", "decided", "transcript"),
+                 ("emotion", "transcript", "emotion"), ("llm_first_token", "emotion", "first_token"),
+                 ("first_audio", "first_token", "first_audio"),
+                 ("total", "speech_end", "first_audio")]
+        out = {}
+        for name, a, b in order:
+            ta, tb = getattr(self, a), getattr(self, b)
+            if ta is not None and tb is not None:
+                out[name] = tb - ta
+        return out
+
+
+@dataclass
+class Played:
+    """What one utterance put on the audio clock, to tell how much of it was heard."""
+
+    chunks: list[tuple[float, SpeechChunk]] = field(default_factory=list)
+
+    def heard_text(self, until: float) -> str:
+        words: list[str] = []
+        for start, chunk in self.chunks:
+            if start >= until:
+                break
+            heard = until - start
+            if heard >= chunk.duration:
+                words.append(chunk.text)
+            elif chunk.words:
+                words.extend(w.word for w in chunk.words if w.end <= heard)
+            else:  # no word timings: the share of characters matching the share of audio
+                words.append(chunk.text[: int(len(chunk.text) * heard / chunk.duration)].rsplit(" ", 1)[0])
+        return " ".join(w.strip() for w in words if w.strip())
+
+    @property
+    def end(self) -> float:
+        return max((s + c.duration for s, c in self.chunks), default=0.0)
+
+
+class Responder:
+    def __init__(self, *, bus: EventBus, clock: Callable[[], float], dialogue: Any, tts: Any,
+                 voice: Any, output: Any, animator: Any, turn: Turn,
+                 on_chunk: Callable[[SpeechChunk, float], None] | None = None,
+                 on_cut: Callable[[float], None] | None = None) -> None:
+        self.bus, self.clock, self.dialogue, self.tts = bus, clock, dialogue, tts
+        self.voice, self.output, self.animator, self.turn = voice, output, animator, turn
+        self._on_chunk = on_chunk or (lambda chunk, start: None)
+        self._on_cut = on_cut or (lambda t: None)
+        self._cancel = threading.Event()
+        self._queued_samples = 0  # samples handed to the output (its clock counts the played ones)
+        self._played = Played()
+        self._utterance: int | None = None
+        self.times = TurnTimes()
+        self.speaking = False
+
+    # ------------------------------------------------------------------ timing helpers
+    def _start_of_next(self, chunk: SpeechChunk) -> float:
+        """Session time at which ``chunk`` will start playing: now + audio still queued ahead."""
+        ahead = max(0, self._queued_samples - self.output.position()) / self.output.sample_rate
+        return max(self.clock() + ahead, self._played.end)
+
+    def _latency(self, stage: str, seconds: float) -> None:
+        self.bus.publish_nowait(StageLatency(stage=stage, seconds=seconds, turn=self.bus.turn))
+
+    # ------------------------------------------------------------------ the reply
+    async def respond(self, user_text: str, affect: Any, times: TurnTimes) -> str:
+        """Reply to ``user_text``; returns the text the user actually heard."""
+        from agent.tts.prosody import prosody_for
+        from agent.tts.stream import speak_sentences
+
+        self.times = times
+        self._cancel = threading.Event()
+        self._played = Played()
+        self._queued_samples = self.output.position()
+        self.turn.to(TurnState.THINKING)
+        emotion = self.dialogue.choose_emotion(user_text, affect, now=self.clock())
+        times.emotion = self.clock()
+        await self.bus.publish(AgentEmotion(label=emotion.label, vad=emotion.vad,
+                                            intensity=emotion.intensity))
+        self.animator.set_emotion(emotion, self.clock())
+        sentences = self._sentences(self.dialogue.stream_reply(user_text, emotion, affect))
+        heard = ""
+        try:
+            async for chunk in speak_sentences(self.tts, sentences, prosody_for(emotion, self.voice),
+                                               self._cancel):
+                await self._play(chunk)
+            await self.output.drain()
+            heard = self._played.heard_text(self.clock() + 1e-3)
+        finally:
+            if self._utterance is not None:
+                interrupted = self._cancel.is_set()
+                if interrupted:
+                    heard = self._played.heard_text(self.clock())
+                await self.bus.publish(UtteranceEnded(utterance_id=self._utterance,
+                                                      interrupted=interrupted, heard_text=heard))
+                self._utterance = None
+            self.speaking = False
+            self.animator.set_listening(True, self.clock())
+            self.dialogue.commit(user_text, heard)
+            if self.turn.state is not TurnState.INTERRUPTED:
+                self.turn.to(TurnState.LISTENING)
+        return heard
+
+    async def _sentences(self, source: AsyncIterator[str]) -> AsyncIterator[str]:
+        index = 0
+        async for sentence in source:
+            if self.times.first_token is None:
+                self.times.first_token = self.clock()
+                if self.times.emotion is not None:
+                    self._latency("llm_first_sentence", self.times.first_token - self.times.emotion)
+            await self.bus.publish(ReplySentence(text=sentence, index=index))
+            index += 1
+            yield sentence
+
+    async def _play(self, chunk: SpeechChunk) -> None:
+        if self._cancel.is_set():
+            return
+        start = self._start_of_next(chunk)
+        if self._utterance is None:
+            self._utterance = next(_utterance_ids)
+            self.output.start_utterance()
+            self.speaking = True
+            self.turn.to(TurnState.SPEAKING)
+            self.animator.set_listening(False, start)
+            await self.bus.publish(UtteranceStarted(utterance_id=self._utterance, text=chunk.text))
+        if self.times.first_audio is None:
+            self.times.first_audio = start
+            if self.times.speech_end is not None:
+                self._latency("speech_end_to_first_audio", start - self.times.speech_end)
+        self._played.chunks.append((start, chunk))
+        self.animator.speak(chunk, start)
+        self._on_chunk(chunk, start)
+        self._queued_samples += int(round(chunk.duration * self.output.sample_rate))
+        await self.output.play(chunk)
+
+    def interrupt(self) -> bool:
+        """Stop the reply now; returns False when nothing was being said (a no-op, not an error)."""
+        if self.turn.state not in (TurnState.THINKING, TurnState.SPEAKING):
+            return False
+        now = self.clock()
+        self._cancel.set()
+        self.output.cancel()
+        self._queued_samples = self.output.position()
+        self.animator.interrupt(now)
+        self._on_cut(now)
+        self.turn.to(TurnState.INTERRUPTED)
+        return True

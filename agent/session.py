@@ -1,0 +1,299 @@
+"""A session: the event loop that connects perception, the persona's emotion, the dialogue,
+speech and the face.
+
+The graph is fixed and small (STYLE.md rule 9): perception stages publish events; the session
+dispatches them through one handler table; the responder speaks one reply at a time; the face
+loop turns the animator's state into frames for the recording, the plugins and the live video.
+Every task is owned by one ``TaskOwner`` and shutdown has a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agent import events as ev
+from agent.bus import EventBus
+from agent.channel import ChannelClosed, Overflow
+from agent.clock import SessionClock
+from agent.face_loop import FaceLoop, LiveVideo
+from agent.recorder import EventLog, Recording
+from agent.responder import Responder, TurnTimes
+from agent.tasks import TaskOwner
+from agent.turn_state import Turn, TurnState
+from perception.affect import AffectEstimate
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_DEADLINE = 1.5  # seconds; with device closing this keeps Ctrl-C under 2 s
+
+
+@dataclass
+class Parts:
+    """Everything a session runs with: built by ``agent.assemble`` (real) or by tests."""
+
+    persona: Any
+    dialogue: Any
+    tts: Any
+    output: Any  # agent.audio_out.AudioOutput
+    animator: Any
+    text_affect: Any
+    fusion: Any
+    hearing: Any | None = None  # perception.hearing.Hearing
+    seeing: Any | None = None  # perception.seeing.Seeing
+    plugins: Any | None = None  # plugins.host.PluginHost
+    renderer: Any | None = None
+    live_sinks: list[Any] = field(default_factory=list)
+    recording: Recording | None = None
+    typed_input: bool = False
+    fps: float = 30.0
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    turns: list[dict[str, float]] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    frames: int = 0
+    late_frames: int = 0
+    output: Path | None = None
+
+
+class Session:
+    def __init__(self, parts: Parts, *, bus: EventBus | None = None,
+                 events_path: Path | None = None, say: Callable[[str], None] | None = None):
+        self.parts = parts
+        self.bus = bus or EventBus()
+        self.clock = SessionClock()
+        self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
+        self.turn = Turn(self._turn_changed)
+        self.owner = TaskOwner("session", on_error=self._task_failed)
+        self.report = Report()
+        self._events_path = events_path
+        self._event_log: EventLog | None = None
+        self._stop = asyncio.Event()
+        self._reply: asyncio.Task[str] | None = None
+        self._times = TurnTimes()
+        self._input_done = False
+        self.responder = Responder(
+            bus=self.bus, clock=self.clock, dialogue=parts.dialogue, tts=parts.tts,
+            voice=parts.persona.voice, output=parts.output, animator=parts.animator, turn=self.turn,
+            on_chunk=self._on_chunk, on_cut=self._on_cut)
+        self.live = LiveVideo(parts.renderer, parts.live_sinks) if parts.live_sinks else None
+        self.face_loop = FaceLoop(self.clock, parts.animator, parts.fps, parts.recording, self.live,
+                                  on_face=parts.plugins.face if parts.plugins else None)
+        # One handler per event type: the only dispatch in the session.
+        self._handlers: dict[type[ev.Event], Callable[[Any], Awaitable[None]]] = {
+            ev.EndOfTurn: self._on_end_of_turn,
+            ev.UserText: self._on_user_text,
+            ev.Interrupt: self._on_interrupt,
+            ev.Stop: self._on_stop,
+            ev.AffectEstimated: self._on_affect,
+            ev.UserPresence: self._on_presence,
+            ev.UserSpeechStarted: self._on_user_speech,
+            ev.PluginCommand: self._on_plugin_command,
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+    async def run(self) -> Report:
+        loop = asyncio.get_running_loop()
+        self.clock = SessionClock()
+        self.responder.clock = self.face_loop.clock = self.clock
+        if self._events_path is not None:
+            self._event_log = EventLog(self._events_path, self.clock.t0)
+            self.bus.observe(self._event_log)
+        self.bus.observe(self._collect_latency)
+        inbox = self.bus.subscribe("session", *self._handlers, maxsize=256, overflow=Overflow.WAIT)
+        for notice in self.parts.notices:
+            await self.bus.publish(ev.Notice(text=notice))
+        with _sigint(loop, lambda: self.bus.publish_nowait(ev.Stop(reason="ctrl-c"))):
+            self.owner.spawn(self.face_loop.run(), "face-loop")
+            if self.live is not None:
+                self.owner.spawn(self.live.run(self.clock), "live-video")
+            if self.parts.plugins is not None:
+                await self.parts.plugins.start()
+            for name, stage in (("hearing", self.parts.hearing), ("seeing", self.parts.seeing)):
+                if stage is not None:
+                    self.owner.spawn(self._run_input(name, stage.run()), name)
+            if self.parts.typed_input:
+                self.owner.spawn(self._run_input("keyboard", self._read_keyboard()), "keyboard")
+            if not (self.parts.hearing or self.parts.typed_input):
+                self._input_done = True
+            self.owner.spawn(self._dispatch(inbox), "dispatch")
+            greeting = getattr(self.parts.persona, "greeting", "")
+            if greeting and self.parts.typed_input:
+                self.say(f"{self.parts.persona.display_name}: {greeting}")
+            await self._stop.wait()
+        return await self._shutdown()
+
+    async def _run_input(self, name: str, coro: Awaitable[None]) -> None:
+        """An input stage ending (file consumed, stdin closed) ends the session once the agent
+        has finished what it is saying."""
+        await coro
+        if name in ("hearing", "keyboard"):
+            self._input_done = True
+            await self._finish_if_done()
+
+    async def _finish_if_done(self) -> None:
+        if self._input_done and (self._reply is None or self._reply.done()):
+            await self.bus.publish(ev.Stop(reason="input ended"))
+
+    async def _shutdown(self) -> Report:
+        self.turn.to(TurnState.STOPPED)
+        if self._reply is not None and not self._reply.done():
+            self.responder.interrupt()
+        stuck = await self.owner.aclose(SHUTDOWN_DEADLINE)
+        if stuck:
+            log.warning("stopped with stuck tasks: %s", ", ".join(stuck))
+        if self.parts.plugins is not None:
+            await self.parts.plugins.stop(0.3)
+        for stage in (self.parts.hearing, self.parts.seeing):
+            if stage is not None and hasattr(stage, "aclose"):
+                await stage.aclose()
+        await self.parts.output.aclose()
+        if self.live is not None:
+            self.live.close()
+        self.report.frames = self.face_loop.frames
+        self.report.late_frames = self.face_loop.late_frames
+        self.bus.close()
+        if self._event_log is not None:
+            self._event_log.close()
+        return self.report
+
+    def _task_failed(self, name: str, exc: BaseException) -> None:
+        self.say(f"agent: {name} failed: {exc}")
+        self.bus.publish_nowait(ev.Stop(reason=f"{name} failed"))
+
+    def _turn_changed(self, old: TurnState, new: TurnState) -> None:
+        self.bus.publish_nowait(ev.TurnStateChanged(old=old.value, new=new.value))
+        if self.parts.hearing is not None:
+            self.parts.hearing.agent_speaking = new in (TurnState.SPEAKING,)
+
+    # ------------------------------------------------------------------ dispatch
+    async def _dispatch(self, inbox: Any) -> None:
+        try:
+            async for event in inbox.channel:
+                await self._handlers[type(event)](event)
+        except ChannelClosed:
+            pass
+
+    async def _on_end_of_turn(self, e: Any) -> None:
+        times = TurnTimes(speech_end=self.clock.to_session(e.audio_end_mono)
+                          if getattr(e, "audio_end_mono", None) is not None else None,
+                          decided=self.clock.to_session(e.t), transcript=self.clock())
+        await self._start_reply(e.text, times)
+
+    async def _on_user_text(self, e: ev.UserText) -> None:
+        now = self.clock.to_session(e.t)
+        await self._start_reply(e.text, TurnTimes(speech_end=now, decided=now, transcript=now))
+
+    async def _start_reply(self, text: str, times: TurnTimes) -> None:
+        text = text.strip()
+        if not text:
+            return
+        if self._reply is not None and not self._reply.done():  # the user took the turn
+            self.responder.interrupt()
+            await asyncio.gather(self._reply, return_exceptions=True)
+        self.bus.turn += 1
+        est = self.parts.text_affect.estimate(text, self.clock.t0 + self.clock())
+        await self.bus.publish(_affect_event(est))
+        affect = self.parts.fusion.current(self.clock.t0 + self.clock())
+        await self.bus.publish(ev.UserAffect(vad=tuple(affect.vad), confidence=affect.confidence,
+                                             label=affect.label, cues=affect.cues))
+        self._times = times
+        self._reply = self.owner.spawn(self._reply_and_report(text, affect, times), "reply")
+
+    async def _reply_and_report(self, text: str, affect: Any, times: TurnTimes) -> str:
+        heard = await self.responder.respond(text, affect, times)
+        spans = times.spans()
+        self.report.turns.append(spans)
+        self.report.replies.append(heard)
+        if self.parts.typed_input and heard:
+            self.say(f"{self.parts.persona.display_name}: {heard}")
+        self.bus.publish_nowait(ev.TurnLatency(turn=self.bus.turn, **{k: round(v, 4) for k, v in spans.items()}))
+        self._reply = None
+        await self._finish_if_done()
+        return heard
+
+    async def _on_interrupt(self, e: ev.Interrupt) -> None:
+        if self.responder.interrupt():
+            log.debug("interrupted: %s", e.reason)
+
+    async def _on_stop(self, e: ev.Stop) -> None:
+        self._stop.set()
+
+    async def _on_affect(self, e: ev.AffectEstimated) -> None:
+        if e.source != "text":  # text estimates are fused where they are made
+            self.parts.fusion.update(AffectEstimate(e.source, tuple(e.vad), e.confidence, e.t,
+                                                    e.label, e.cues))
+        if e.source == "face":
+            self.parts.animator.set_user(None, affect_vad=tuple(e.vad), t=self.clock())
+
+    async def _on_presence(self, e: ev.UserPresence) -> None:
+        self.parts.animator.set_user(e.position if e.present else None, t=self.clock())
+
+    async def _on_user_speech(self, e: ev.UserSpeechStarted) -> None:
+        if self.turn.state is TurnState.LISTENING:
+            self.parts.animator.set_listening(True, self.clock())
+
+    async def _on_plugin_command(self, e: ev.PluginCommand) -> None:
+        if e.command == "say" and isinstance(e.args.get("text"), str):
+            await self.bus.publish(ev.UserText(text=e.args["text"]))
+
+    # ------------------------------------------------------------------ speech taps
+    def _on_chunk(self, chunk: Any, start: float) -> None:
+        if self.parts.recording is not None:
+            self.parts.recording.add_speech(chunk, start)
+        if self.parts.hearing is not None and hasattr(self.parts.hearing, "echo"):
+            self.parts.hearing.echo.push(chunk.audio, chunk.sample_rate, self.clock.t0 + start)
+        if self.parts.plugins is not None:
+            self.parts.plugins.speech(chunk, start)
+
+    def _on_cut(self, t: float) -> None:
+        if self.parts.recording is not None:
+            self.parts.recording.cut(t)
+
+    def _collect_latency(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StageLatency):
+            log.debug("latency %s %.3fs", event.stage, event.seconds)
+
+    async def _read_keyboard(self) -> None:
+        """Typed input, one line per user turn, until end of input."""
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                return
+            if line.strip():
+                await self.bus.publish(ev.UserText(text=line.strip()))
+
+
+def _affect_event(est: AffectEstimate) -> ev.AffectEstimated:
+    return ev.AffectEstimated(source=est.source, vad=tuple(est.vad), confidence=est.confidence,
+                              label=est.label, cues=est.cues)
+
+
+class _sigint:
+    """Ctrl-C publishes a Stop instead of raising inside whatever task is running."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, handler: Callable[[], None]) -> None:
+        self.loop, self.handler = loop, handler
+
+    def __enter__(self) -> None:
+        try:
+            self.loop.add_signal_handler(signal.SIGINT, self.handler)
+            self.loop.add_signal_handler(signal.SIGTERM, self.handler)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self.loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass
