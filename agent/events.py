@@ -205,3 +205,16 @@ class Notice(Event):
 
     text: str
     level: str = "warning"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnLatency(Event):
+    """Per-turn latency split (seconds), published when a reply ends."""
+
+    turn: int
+    end_of_turn: float | None = None
+    transcript: float | None = None
+    emotion: float | None = None
+    llm_first_token: float | None = None
+    first_audio: float | None = None
+    total: float | None = None
