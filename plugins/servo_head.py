@@ -173,6 +173,8 @@ class ServoController:
 
 
 class ServoHead(Plugin):
+    """Head pose, gaze, jaw and brows to pan/tilt/jaw/brow servos, with limits and speed clamps."""
+
     name = "servo"
     Settings = ServoSettings  # type: ignore[assignment]
 

@@ -117,6 +117,8 @@ def encode(messages: list[tuple[str, list[Any]]]) -> bytes:
 
 
 class VMCSender(Plugin):
+    """Blendshapes and head pose to a VMC receiver (VSeeFace, Warudo, VNyan) over OSC/UDP."""
+
     name = "vmc"
     Settings = VMCSettings  # type: ignore[assignment]
 

@@ -95,6 +95,8 @@ class _Client:
 
 
 class WebSocketBridge(Plugin):
+    """Events and the face stream as JSON over WebSocket; validated commands back."""
+
     name = "websocket"
     Settings = WebSocketSettings  # type: ignore[assignment]
 

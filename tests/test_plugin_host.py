@@ -455,3 +455,40 @@ def test_incompatible_api_version_is_refused():
 
     with pytest.raises(PluginError, match="written for plugin API 0.3; this agent speaks 1.0"):
         check_api_version("old", Old)
+
+
+def test_blocking_plugin_and_speech_stream_work_in_order():
+    from plugins.testing import Timeline, fake_speech, run_plugin
+
+    class Driver(BlockingPlugin):
+        """Synchronous driver code: each call runs in the plugin's thread, in order."""
+
+        name = "driver"
+        capabilities = Capabilities(events={"AgentEmotion"}, speech_audio=True)
+
+        def __init__(self):
+            super().__init__()
+            self.calls: list[str] = []
+            self.threads: set[str] = set()
+
+        def open(self):
+            self.calls.append("open")
+
+        def handle_event(self, event):
+            self.threads.add(threading.current_thread().name)
+            self.calls.append(event.label)
+
+        def handle_speech(self, chunk, start_t):
+            self.calls.append(f"speech:{chunk.text}:{len(chunk.words)}")
+
+        def close(self):
+            self.calls.append("close")
+
+    d = Driver()
+    run = run_plugin(d, Timeline()
+                     .at(0.0, AgentEmotion(label="joy", vad=(0.8, 0.5, 0.4), intensity=0.7))
+                     .speech(0.5, fake_speech("hello there friend", seconds=1.2))
+                     .at(2.0, AgentEmotion(label="surprise", vad=(0.4, 0.67, -0.13), intensity=0.5)))
+    assert run.status == "stopped" and not run.errors
+    assert d.calls == ["open", "joy", "speech:hello there friend:3", "surprise", "close"]
+    assert d.threads and all(t.startswith("plugin-driver") for t in d.threads)

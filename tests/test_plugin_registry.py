@@ -76,3 +76,17 @@ def test_broken_third_party_plugin_is_one_line(monkeypatch):
         load_class("broken")
     with pytest.raises(UserError, match="is not a plugins.api.Plugin subclass"):
         load_class("notplugin")
+
+
+def test_cli_options_feed_from_specs_and_listing_names_settings():
+    import argparse
+
+    from plugins.cli import add_arguments, describe
+
+    args = add_arguments(argparse.ArgumentParser()).parse_args(
+        ["--plugin", "vmc:port=39540", "--plugin", "servo:transport=sim", "--plugin-policy", "restart"])
+    host = PluginHost.from_specs(args.plugin, bus=EventBus(), owner=TaskOwner("t"), policy=args.plugin_policy)
+    assert host.status() == {"vmc": "idle", "servo": "idle"} and host.policy.value == "restart"
+    text = describe()
+    assert "vmc  (plugins.vmc.VMCSender, API 1.0)" in text
+    assert "names: arkit|vrm|both = 'arkit'" in text and "max_speed: float = 120.0" in text

@@ -232,3 +232,22 @@ def test_client_schema_lists_every_command():
     schema = json.dumps(wire.schema())
     for name in ("auth", "ping") + wire.COMMANDS:
         assert f'"{name}"' in schema
+
+
+async def test_speech_timings_and_audio_reach_clients(bridge_host):
+    import base64
+
+    import numpy as np
+
+    from plugins.testing import fake_speech
+
+    host, _, url = await bridge_host(speech="audio", face_rate=0, events="Notice")
+    async with connect(url) as ws:
+        await recv_json(ws)
+        chunk = fake_speech("hi there", seconds=0.5, sample_rate=16000)
+        host.speech(chunk, 12.5)
+        msg = await recv_until(ws, lambda m: m["type"] == "speech")
+    assert msg["start_t"] == 12.5 and msg["text"] == "hi there" and msg["sample_rate"] == 16000
+    assert [w[0] for w in msg["words"]] == ["hi", "there"] and msg["words"][1][2] == 0.5
+    pcm = np.frombuffer(base64.b64decode(msg["audio"]), dtype="<i2")
+    assert len(pcm) == 8000 and abs(pcm.astype(np.float32) / 32767 - chunk.audio).max() < 1e-4
