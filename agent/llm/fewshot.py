@@ -1,0 +1,88 @@
+"""Turn chat messages into a completion prompt a *base* model continues as the persona.
+
+A base model (the bundled Gemma 3 270M) has no chat template: it continues text. Shown a short
+made-up dialogue in which the persona answers in one or two sentences, then the real history,
+then "<Persona>:", it writes the persona's next line. One line per turn, so a newline or the
+next speaker tag ends the reply.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from agent.llm.base import Message
+
+USER_TAG = "User"
+_SPACES = re.compile(r"[ \t]+")
+
+_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("Hello there.", "Hello! It's nice to meet you. What would you like to talk about?"),
+    ("Could you help me with my homework?", "Of course, I'd be glad to help. Which part are you stuck on?"),
+    ("I'm feeling a bit tired today.", "I'm sorry to hear that. Let's take it slowly, one small step at a time."),
+    ("What is the capital of France?", "The capital of France is Paris."),
+)  # fmt: skip
+
+
+def speaker_tag(persona_name: str) -> str:
+    """The persona's tag in the transcript: its name on one line, without colons."""
+    tag = " ".join(persona_name.replace(":", " ").split())
+    return tag or "Assistant"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def header(system: str, tag: str) -> str:
+    """The fixed part of the prompt (persona description and examples).
+
+    It comes first and stays the same from turn to turn, so llama.cpp reuses its KV cache and
+    only the new history costs prompt time.
+    """
+    lines = [f"The following is a friendly conversation between {USER_TAG} and {tag}. {_one_line(system)}".rstrip(), ""]
+    for question, answer in _EXAMPLES:
+        lines += [f"{USER_TAG}: {question}", f"{tag}: {answer}"]
+    return "\n".join(lines) + "\n"
+
+
+def build_prompt(messages: Sequence[Message], persona_name: str) -> str:
+    """The whole completion prompt: header, history one line per turn, then the persona's tag."""
+    tag = speaker_tag(persona_name)
+    system = " ".join(m.content for m in messages if m.role == "system")
+    turns = [
+        f"{USER_TAG if m.role == 'user' else tag}: {_one_line(m.content)}"
+        for m in messages
+        if m.role != "system" and m.content.strip()
+    ]
+    return header(system, tag) + "".join(line + "\n" for line in turns) + f"{tag}:"
+
+
+def stop_strings(persona_name: str) -> list[str]:
+    """Where the persona's line ends: a line break or another speaker starting inline."""
+    tag = speaker_tag(persona_name)
+    return ["\n", f"{USER_TAG}:", f"{tag}:"]
+
+
+class ReplyCleaner:
+    """Strips what a base model leaves around a reply, delta by delta.
+
+    Leading blanks and markdown emphasis go, runs of spaces become one, and trailing blanks are
+    held back until more text follows them, so the stream never ends on blanks.
+    """
+
+    def __init__(self) -> None:
+        self._started = False
+        self._pending = ""
+
+    def feed(self, delta: str) -> str:
+        text = _SPACES.sub(" ", delta.replace("*", "").replace("\r", ""))
+        if not self._started:
+            text = text.lstrip()
+            if not text:
+                return ""
+            self._started = True
+        text = _SPACES.sub(" ", self._pending + text)
+        body = text.rstrip()
+        self._pending = text[len(body) :]
+        return body
