@@ -75,6 +75,7 @@ class _Runner:
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     restarts: int = 0
+    stopped: bool = False  # this instance's stop() has run
     error: str = ""
     delivered: dict[str, int] = field(default_factory=lambda: {"events": 0, "faces": 0, "speech": 0})
 
@@ -148,7 +149,9 @@ class PluginHost:
             return
         except Exception as exc:
             r.state = State.RUNNING  # so that _fail applies the policy
-            self._fail(r, f"start failed: {_describe(exc)}")
+            why = (f"did not finish within {self.timeouts.start:g}s" if isinstance(exc, TimeoutError)
+                   else f"raised {_describe(exc)}")
+            self._fail(r, f"start {why}")
             return
         r.state = State.RUNNING
         self._wire(r)
@@ -190,6 +193,9 @@ class PluginHost:
 
     async def _shutdown(self, r: _Runner, budget: float) -> None:
         await self._unwire(r, budget)
+        if r.stopped:
+            return  # stop() runs once per instance, even when recovery and shutdown overlap
+        r.stopped = True
         try:
             async with asyncio.timeout(budget):
                 await r.plugin.stop()
@@ -315,7 +321,7 @@ class PluginHost:
         await asyncio.sleep(self.restart_backoff * 2 ** r.restarts)
         r.restarts += 1
         r.plugin = type(r.plugin)(r.plugin.settings)
-        r.state = State.IDLE
+        r.state, r.stopped = State.IDLE, False
         await self._start(r)
 
     def _notice(self, text: str) -> None:

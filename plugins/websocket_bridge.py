@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "AGENT_WS_TOKEN"
 
 
+def _same(given: str, secret: str) -> bool:
+    """Constant-time comparison (bytes: compare_digest refuses non-ASCII str)."""
+    return hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8"))
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -166,11 +171,11 @@ class WebSocketBridge(Plugin):
         """Reject a wrong ``?token=`` before the upgrade; no token here means "auth message next"."""
         from http import HTTPStatus
 
-        if len(self._clients) >= self.settings.max_clients:
+        if len(self._server.connections) >= self.settings.max_clients:  # authenticated or not
             return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many clients\n")
         given = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
         secret = self.settings.secret()
-        if given is not None and (secret is None or not hmac.compare_digest(given, secret)):
+        if given is not None and (secret is None or not _same(given, secret)):
             self.rejected += 1
             return conn.respond(HTTPStatus.UNAUTHORIZED, "bad token\n")
         conn.authenticated = given is not None or secret is None
@@ -212,7 +217,7 @@ class WebSocketBridge(Plugin):
         else:
             reason = "the first message must be auth"
         secret = self.settings.secret() or ""
-        if isinstance(msg, wire.Auth) and hmac.compare_digest(msg.token, secret):
+        if isinstance(msg, wire.Auth) and _same(msg.token, secret):
             return True
         if isinstance(msg, wire.Auth):
             reason = "bad token"

@@ -250,10 +250,10 @@ def test_face_frames_latest_wins_at_the_plugins_rate():
     assert status == {"face": "running", "slow_face": "running"}
     assert 20 <= len(fast.got) <= 22  # 10 Hz over 2 s, plus the trailing frame
     assert fast.got[-1] == pytest.approx(2.0)  # the last frame always arrives
-    assert all(b - a >= 0.1 - 1e-6 for a, b in zip(fast.at, fast.at[1:]))  # never faster than asked
+    assert all(b - a >= 0.1 - 1e-3 for a, b in zip(fast.at, fast.at[1:]))  # never faster than asked
     # the slow plugin gets the newest frame each time, never a backlog of stale ones
     assert 9 <= len(slow.got) <= 12 and slow.got[-1] == pytest.approx(2.0)
-    assert all(abs(at - t0 - t) <= 1 / 60 + 1e-6 for at, t, t0 in
+    assert all(abs(at - t0 - t) <= 1 / 60 + 1e-3 for at, t, t0 in
                zip(slow.at, slow.got, [slow.at[0]] * len(slow.got)) if t < 2.0)
 
 

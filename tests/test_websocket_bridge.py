@@ -251,3 +251,18 @@ async def test_speech_timings_and_audio_reach_clients(bridge_host):
     assert [w[0] for w in msg["words"]] == ["hi", "there"] and msg["words"][1][2] == 0.5
     pcm = np.frombuffer(base64.b64decode(msg["audio"]), dtype="<i2")
     assert len(pcm) == 8000 and abs(pcm.astype(np.float32) / 32767 - chunk.audio).max() < 1e-4
+
+
+async def test_odd_tokens_and_too_many_clients_are_refused_cleanly(bridge_host):
+    host, _, url = await bridge_host(token="tok", face_rate=0, max_clients=1)
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(url + "?token=%C3%A9t%C3%A9"):  # non-ASCII: still just a wrong token
+            pass
+    assert refused.value.response.status_code == 401
+    async with connect(url + "?token=tok") as first:
+        await recv_json(first)
+        with pytest.raises(InvalidStatus) as full:
+            async with connect(url + "?token=tok"):
+                pass
+        assert full.value.response.status_code == 503
+    assert host.status() == {"websocket": "running"}
