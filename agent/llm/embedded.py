@@ -40,8 +40,9 @@ _POLL_S = 0.05
 def default_threads() -> int:
     """Threads for llama.cpp: $AGENT_LLM_THREADS, else half the cores (1 on a 2-core laptop).
 
-    On 2 shared cores a second thread bought ~10 % more tokens/s but took the core that TTS,
-    VAD and rendering need at the same moment, so half the cores is the default.
+    Measured on 2 shared cores: 1 thread ~50-65 tokens/s; 2 threads ~10 % faster on an idle
+    machine but ~10 tokens/s as soon as anything else runs (llama.cpp's threads wait on each
+    other at every layer), and TTS, VAD and rendering always run beside the LLM.
     """
     raw = os.environ.get("AGENT_LLM_THREADS", "").strip()
     if not raw:
