@@ -145,7 +145,7 @@ class PluginHost:
             log.error("%s", r.error)
             self._notice(r.error)
             r.state = State.DISABLED
-            await self._release(r)
+            await self._shutdown(r, self.timeouts.stop)  # release whatever it opened before refusing
             return
         except Exception as exc:
             r.state = State.RUNNING  # so that _fail applies the policy
@@ -187,9 +187,16 @@ class PluginHost:
         for r in runners:
             r.state = State.STOPPED
         budget = min(deadline, self.timeouts.stop)
-        await asyncio.gather(*(self._shutdown(r, budget) for r in runners))
+        try:
+            async with asyncio.timeout(deadline):
+                await asyncio.gather(*(self._shutdown(r, budget) for r in runners))
+        except TimeoutError:
+            log.warning("plugins did not stop within %.1fs: %s", deadline,
+                        ", ".join(r.name for r in runners if not r.stopped))
+        for r in runners:
+            await self._release(r)
         if self._aux:
-            await asyncio.wait(list(self._aux), timeout=deadline)
+            await asyncio.wait(list(self._aux), timeout=0.1)
 
     async def _shutdown(self, r: _Runner, budget: float) -> None:
         await self._unwire(r, budget)
@@ -199,6 +206,8 @@ class PluginHost:
         try:
             async with asyncio.timeout(budget):
                 await r.plugin.stop()
+        except TimeoutError:
+            log.warning("plugin %s did not stop within %gs", r.name, budget)
         except Exception as exc:  # stopping must not raise into the session's shutdown
             log.warning("plugin %s: stop failed: %s", r.name, _describe(exc))
         await self._release(r)
@@ -233,6 +242,10 @@ class PluginHost:
         for r in self._runners.values():
             if r.state is State.RUNNING and r.speech is not None and not r.speech.closed:
                 r.speech.put_nowait((chunk, start_t))
+
+    def flush(self) -> int:
+        """Drop speech chunks not yet delivered (on barge-in, with ``bus.flush()``); returns how many."""
+        return sum(r.speech.flush() for r in self._runners.values() if r.speech is not None)
 
     # ------------------------------------------------------------------ workers
     async def _events(self, r: _Runner) -> None:

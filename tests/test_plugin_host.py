@@ -492,3 +492,36 @@ def test_blocking_plugin_and_speech_stream_work_in_order():
     assert run.status == "stopped" and not run.errors
     assert d.calls == ["open", "joy", "speech:hello there friend:3", "surprise", "close"]
     assert d.threads and all(t.startswith("plugin-driver") for t in d.threads)
+
+
+def test_flush_drops_undelivered_speech_on_barge_in():
+    from plugins.testing import fake_speech
+
+    class Listener(Plugin):
+        name = "listener"
+        capabilities = Capabilities(speech_audio=True)
+
+        def __init__(self):
+            super().__init__()
+            self.heard: list[str] = []
+
+        async def on_speech(self, chunk, start_t):
+            self.heard.append(chunk.text)
+            await asyncio.sleep(0.5)  # e.g. a robot mouthing the chunk
+
+    async def main():
+        bus, owner = EventBus(), TaskOwner("session")
+        host = PluginHost(bus, owner)
+        p = Listener()
+        host.add(p)
+        await host.start()
+        for text in ("one", "two", "three"):
+            host.speech(fake_speech(text), 0.0)
+        await asyncio.sleep(0.1)
+        dropped = host.flush()  # the user barged in during "one"
+        await asyncio.sleep(2)
+        await host.stop()
+        await owner.aclose()
+        return dropped, p.heard
+
+    assert run_virtual(main) == (2, ["one"])
