@@ -7,7 +7,6 @@ import math
 import pytest
 
 from agent.errors import UserError
-from plugins.host import PluginHost
 from plugins.registry import PluginSpec, build
 from plugins.servo_head import (ServoCommand, ServoController, ServoHead, ServoSettings,
                                 SimulatedHead, targets)

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from agent.bus import EventBus
 from agent.errors import UserError
-from agent.events import AgentEmotion, Interrupt, Notice, PluginCommand, Transcript
+from agent.events import AgentEmotion, Interrupt, PluginCommand, Transcript
 from agent.tasks import TaskOwner
 from plugins.host import PluginHost
 from plugins.websocket_bridge import WebSocketBridge, WebSocketSettings
