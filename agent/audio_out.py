@@ -184,8 +184,8 @@ class DeviceAudioOutput:
             raise
         except Exception as e:  # PortAudioError, ValueError: no such device, none at all
             what = f"audio output device {device!r}" if device is not None else "an audio output device"
-            raise DeviceUnavailable(f"cannot open {what} ({str(e).splitlines()[0]}); "
-                                    f"list the devices with: python -m sounddevice") from None
+            raise DeviceUnavailable(f"cannot open {what} ({str(e).splitlines()[0]}); list the "
+                                    f"devices with: python -m sounddevice") from None
         self.latency = float(self._stream.latency)
 
     # -- the audio thread

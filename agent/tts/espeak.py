@@ -59,6 +59,13 @@ class _Event(ctypes.Structure):
                 ("user_data", ctypes.c_void_p), ("id", _Id)]
 
 
+class _Voice(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("languages", ctypes.c_char_p),
+                ("identifier", ctypes.c_char_p), ("gender", ctypes.c_ubyte), ("age", ctypes.c_ubyte),
+                ("variant", ctypes.c_ubyte), ("xx1", ctypes.c_ubyte), ("score", ctypes.c_int),
+                ("spare", ctypes.c_void_p)]
+
+
 _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
                              ctypes.POINTER(_Event))
 
@@ -87,6 +94,7 @@ class _Espeak:
         lib.espeak_Initialize.restype = ctypes.c_int
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByProperties.argtypes = [ctypes.POINTER(_Voice)]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
                                      ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
@@ -101,6 +109,7 @@ class _Espeak:
         self.lib = lib
         self.sample_rate = int(rate)
         self.job: _Job | None = None
+        self.voice: str | None = None
         self._callback = _CALLBACK(self._on_audio)  # kept alive as long as the library
         lib.espeak_SetSynthCallback(self._callback)
 
@@ -128,8 +137,15 @@ class _Espeak:
         return 0
 
     def set_voice(self, voice: str) -> None:
-        if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
+        """A voice by name or file (``en-us``, ``gmw/en``) or by language code (``en-gb``)."""
+        if voice == self.voice:
+            return
+        by_language = _Voice(languages=voice.encode())
+        if (self.lib.espeak_SetVoiceByName(voice.encode()) != 0
+                and self.lib.espeak_SetVoiceByProperties(ctypes.byref(by_language)) != 0):
+            self.voice = None
             raise UserError(f"espeak-ng has no voice {voice!r}; list them with: espeak-ng --voices")
+        self.voice = voice
 
     def stressed_phonemes(self, text: str) -> list[str]:
         """The text's phonemes with stress marks, as espeak's phonemizer writes them."""
