@@ -72,6 +72,20 @@ async def test_sentences_come_out_of_a_real_stream(server):
     assert sentences == ["Hello there!", "Fractions are fun."]
 
 
+@pytest.mark.parametrize("factory", [ollama_backend, openai_backend])
+async def test_stopping_early_closes_the_request(server, factory, no_leaked_tasks):
+    llm = factory(LLMSettings(), server.url + ("/v1" if factory is openai_backend else ""))
+    try:
+        stream = llm.stream(MESSAGES)
+        assert await anext(stream) == "Hello"
+        await stream.aclose()
+        assert await collect(llm) == server.tokens  # the client is still usable
+    finally:
+        await llm.aclose()
+    for _ in range(5):  # the openai SDK leaves its SSE generators to the loop's finalizer
+        await asyncio.sleep(0)
+
+
 @pytest.mark.parametrize("backend", ["ollama", "openai"])
 async def test_dead_port_is_unavailable_quickly(backend):
     started = time.monotonic()

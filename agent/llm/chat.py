@@ -8,6 +8,7 @@ Every request has a connect timeout of a few seconds and a read timeout of ``llm
 from __future__ import annotations
 
 import os
+from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -63,9 +64,10 @@ class ChatBackend:
     ) -> AsyncIterator[str]:
         kwargs = self._call_kwargs(max_tokens or self._max_tokens, list(stop))
         try:
-            async for chunk in self._chat.astream(_to_langchain(messages), **kwargs):
-                if text := chunk.text:
-                    yield text
+            async with aclosing(self._chat.astream(_to_langchain(messages), **kwargs)) as chunks:
+                async for chunk in chunks:  # closed with us when the caller stops early (barge-in)
+                    if text := chunk.text:
+                        yield text
         except UserError:
             raise
         except Exception as exc:  # any client failure is the backend being unavailable
