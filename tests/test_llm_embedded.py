@@ -8,7 +8,7 @@ import re
 import pytest
 
 from agent.errors import BackendUnavailable, UserError
-from agent.llm import Message, make_llm, split_sentences
+from agent.llm import LLM, Message, make_llm, split_sentences
 from agent.llm.embedded import EmbeddedLLM, default_threads, load_embedded
 from persona.config import LLMSettings
 
@@ -41,7 +41,7 @@ def _looks_like_a_reply(text: str) -> bool:
 @pytest.mark.slow
 def test_it_is_the_bundled_base_model(llm):
     assert llm.name == "embedded:gemma-3-270m-q4_k_m"
-    assert llm.is_base_model
+    assert llm.is_base_model and isinstance(llm, LLM)
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ import pytest
 
 import agent.llm as llm_pkg
 from agent.errors import BackendUnavailable, UserError
-from agent.llm import Message, make_llm, probe_ollama, split_sentences
+from agent.llm import LLM, Message, make_llm, probe_ollama, split_sentences
 from agent.llm.chat import ollama_backend, openai_backend
 from agent.llm.probe import ollama_url
 from persona.config import LLMSettings
@@ -31,7 +31,7 @@ def server():
 async def test_ollama_streams_the_servers_tokens(server, no_leaked_tasks):
     llm = await make_llm(LLMSettings(backend="ollama", base_url=server.url, temperature=0.3), persona_name="Ada")
     try:
-        assert llm.name == "ollama:gemma3:4b" and not llm.is_base_model
+        assert llm.name == "ollama:gemma3:4b" and not llm.is_base_model and isinstance(llm, LLM)
         deltas = await collect(llm, max_tokens=42, stop=["\n\n"])
     finally:
         await llm.aclose()
@@ -49,7 +49,7 @@ async def test_openai_streams_the_servers_tokens(server, no_leaked_tasks, monkey
     settings = LLMSettings(backend="openai", base_url=server.url + "/v1", model="qwen2.5", max_tokens=64)
     llm = await make_llm(settings)
     try:
-        assert llm.name == "openai:qwen2.5"
+        assert llm.name == "openai:qwen2.5" and isinstance(llm, LLM)
         deltas = await collect(llm)
     finally:
         await llm.aclose()
