@@ -122,3 +122,13 @@ def test_threads_come_from_the_environment(monkeypatch):
         default_threads()
     monkeypatch.delenv("AGENT_LLM_THREADS")
     assert default_threads() >= 1
+
+
+@pytest.mark.slow
+async def test_a_spanish_persona_gets_a_reply():
+    model = await load_embedded(LLMSettings(), persona_name="Lucía", language="es")
+    try:
+        text = "".join([d async for d in model.stream([Message("system", "Eres Lucía, profesora."), Message("user", "Hola, ¿me ayudas con las fracciones?")])])
+    finally:
+        await model.aclose()
+    assert text.strip() and "Usuario:" not in text

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.llm.base import Message
-from agent.llm.fewshot import USER_TAG, ReplyCleaner, build_prompt, speaker_tag, stop_strings
+from agent.llm.fewshot import USER_TAG, ReplyCleaner, build_prompt, script_for, speaker_tag, stop_strings
 
 
 def test_prompt_is_header_then_history_then_the_personas_tag():
@@ -47,3 +47,15 @@ def test_cleaner_strips_leading_blanks_and_emphasis_and_holds_trailing_blanks():
     out = [cleaner.feed(d) for d in [" ", " **Sure", "!** ", " Let's", "  start. ", "  "]]
     assert out == ["", "Sure", "!", " Let's", " start.", ""]
     assert "".join(out) == "Sure! Let's start."
+
+
+def test_spanish_persona_gets_a_spanish_transcript():
+    prompt = build_prompt([Message("system", "Eres Lucía."), Message("user", "Hola")], "Lucía", "es-MX")
+    assert prompt.startswith("La siguiente es una conversación amable en español entre Usuario y Lucía. Eres Lucía.")
+    assert prompt.endswith("Usuario: Hola\nLucía:")
+    assert stop_strings("Lucía", "es") == ["\n", "Usuario:", "Lucía:"]
+
+
+def test_unknown_language_falls_back_to_english():
+    assert script_for("de") is script_for("en")
+    assert build_prompt([Message("user", "Hallo")], "Ada", "de").endswith("User: Hallo\nAda:")

@@ -195,7 +195,7 @@ class _CheapEmbedded:
 def cheap_embedded(monkeypatch):
     calls: list[str] = []
 
-    async def load_embedded(settings, *, persona_name="Assistant", notice=None, threads=None):
+    async def load_embedded(settings, *, persona_name="Assistant", language="en", notice=None, threads=None):
         calls.append(persona_name)
         return _CheapEmbedded()
 

@@ -40,7 +40,7 @@ def _log_notice(line: str) -> None:
     log.warning("%s", line)
 
 
-async def _auto(settings: LLMSettings, persona_name: str, notice: Notice) -> LLM:
+async def _auto(settings: LLMSettings, persona_name: str, language: str, notice: Notice) -> LLM:
     url = ollama_url(settings.base_url)
     listed = await probe_ollama(url, timeout=AUTO_PROBE_TIMEOUT)
     if listed is not None and has_model(listed, settings.model):
@@ -54,7 +54,7 @@ async def _auto(settings: LLMSettings, persona_name: str, notice: Notice) -> LLM
             f"Ollama has no model {settings.model}; run `ollama pull {settings.model}`. "
             "Meanwhile using the embedded Gemma 3 270M, a tiny stand-in."
         )
-    return await embedded.load_embedded(settings, persona_name=persona_name, notice=notice)
+    return await embedded.load_embedded(settings, persona_name=persona_name, language=language, notice=notice)
 
 
 async def _ollama(settings: LLMSettings) -> LLM:
@@ -92,20 +92,23 @@ async def make_llm(
     persona_name: str = "Assistant",
     backend: str | None = None,
     notice: Notice | None = None,
+    language: str = "en",
 ) -> LLM:
     """The LLM ``settings`` ask for (``backend`` overrides ``settings.backend``).
 
     Explicit "ollama"/"openai" raise ``BackendUnavailable`` within seconds when the server is
     down or slow; "auto" never fails over a missing server, it falls back to the embedded model
     and tells ``notice`` (default: a log warning) in one line. Nothing is ever downloaded.
+    ``persona_name`` and ``language`` (the persona's) matter only to a base model, which is
+    prompted with a transcript in that language where the persona speaks under that name.
     """
     choice = backend or settings.backend
     say = notice or _log_notice
     factories: dict[str, Callable[[], Awaitable[LLM]]] = {
-        "auto": lambda: _auto(settings, persona_name, say),
+        "auto": lambda: _auto(settings, persona_name, language, say),
         "ollama": lambda: _ollama(settings),
         "openai": lambda: _openai(settings),
-        "embedded": lambda: embedded.load_embedded(settings, persona_name=persona_name, notice=say),
+        "embedded": lambda: embedded.load_embedded(settings, persona_name=persona_name, language=language, notice=say),
     }
     if choice not in factories:
         raise UserError(f"Unknown LLM backend {choice!r}; use one of {', '.join(factories)}")

@@ -114,6 +114,7 @@ class EmbeddedLLM:
         *,
         name: str,
         persona_name: str = "Assistant",
+        language: str = "en",
         temperature: float = 0.7,
         max_tokens: int = 160,
         seed: int = SEED,
@@ -122,6 +123,7 @@ class EmbeddedLLM:
         self.is_base_model = "tokenizer.chat_template" not in llama.metadata
         self._llama = llama
         self._persona = persona_name
+        self._language = language
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._seed = seed
@@ -183,7 +185,7 @@ class EmbeddedLLM:
             chunks = self._llama.create_completion(
                 prompt,
                 max_tokens=max_tokens,
-                stop=fewshot.stop_strings(self._persona) + stop,
+                stop=fewshot.stop_strings(self._persona, self._language) + stop,
                 temperature=self._temperature,
                 repeat_penalty=1.1,
                 seed=seed,
@@ -208,7 +210,7 @@ class EmbeddedLLM:
         budget = self._llama.n_ctx() - max_tokens
         keep = list(messages)
         while True:
-            prompt = fewshot.build_prompt(keep, self._persona)
+            prompt = fewshot.build_prompt(keep, self._persona, self._language)
             if len(self._llama.tokenize(prompt.encode("utf-8"))) <= budget:
                 return prompt
             turns = [i for i, m in enumerate(keep) if m.role != "system"]
@@ -238,10 +240,14 @@ async def load_embedded(
     settings: LLMSettings,
     *,
     persona_name: str = "Assistant",
+    language: str = "en",
     notice: Callable[[str], None] | None = None,
     threads: int | None = None,
 ) -> EmbeddedLLM:
-    """Load ``settings.gguf`` (default: the bundled Gemma 3 270M) off the event loop."""
+    """Load ``settings.gguf`` (default: the bundled Gemma 3 270M) off the event loop.
+
+    ``persona_name`` and ``language`` shape the few-shot transcript a base model continues.
+    """
     try:
         import llama_cpp  # noqa: F401
     except ImportError as exc:
@@ -262,6 +268,7 @@ async def load_embedded(
         llama,
         name=f"embedded:{path.stem}",
         persona_name=persona_name,
+        language=language,
         temperature=settings.temperature,
         max_tokens=settings.max_tokens,
     )

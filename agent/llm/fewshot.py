@@ -10,18 +10,51 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from agent.llm.base import Message
 
-USER_TAG = "User"
 _SPACES = re.compile(r"[ \t]+")
 
-_EXAMPLES: tuple[tuple[str, str], ...] = (
-    ("Hello there.", "Hello! It's nice to meet you. What would you like to talk about?"),
-    ("Could you help me with my homework?", "Of course, I'd be glad to help. Which part are you stuck on?"),
-    ("I'm feeling a bit tired today.", "I'm sorry to hear that. Let's take it slowly, one small step at a time."),
-    ("What is the capital of France?", "The capital of France is Paris."),
-)  # fmt: skip
+
+@dataclass(frozen=True, slots=True)
+class Script:
+    """The made-up opening of the transcript, in one language (a base model answers in the
+    language of the text it continues, whatever the system prompt says)."""
+
+    user: str
+    intro: str  # formatted with user= and persona=
+    examples: tuple[tuple[str, str], ...]
+
+
+SCRIPTS: dict[str, Script] = {
+    "en": Script(
+        user="User",
+        intro="The following is a friendly conversation between {user} and {persona}.",
+        examples=(
+            ("Hello there.", "Hello! It's nice to meet you. What would you like to talk about?"),
+            ("Could you help me with my homework?", "Of course, I'd be glad to help. Which part are you stuck on?"),
+            ("I'm feeling a bit tired today.", "I'm sorry to hear that. Let's take it slowly, one small step at a time."),
+            ("What is the capital of France?", "The capital of France is Paris."),
+        ),
+    ),
+    "es": Script(
+        user="Usuario",
+        intro="La siguiente es una conversación amable en español entre {user} y {persona}.",
+        examples=(
+            ("Hola.", "¡Hola! Encantada de conocerte. ¿De qué te gustaría hablar?"),
+            ("¿Me ayudas con los deberes?", "Claro, con mucho gusto. ¿En qué parte te has atascado?"),
+            ("Hoy estoy un poco cansado.", "Vaya, lo siento. Vamos despacio, paso a paso."),
+            ("¿Cuál es la capital de Francia?", "La capital de Francia es París."),
+        ),
+    ),
+}  # fmt: skip
+USER_TAG = SCRIPTS["en"].user
+
+
+def script_for(language: str) -> Script:
+    """The script for a language code ("es", "es-MX"); English when there is none."""
+    return SCRIPTS.get(language.split("-")[0].lower(), SCRIPTS["en"])
 
 
 def speaker_tag(persona_name: str) -> str:
@@ -34,34 +67,34 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def header(system: str, tag: str) -> str:
+def header(system: str, tag: str, script: Script) -> str:
     """The fixed part of the prompt (persona description and examples).
 
     It comes first and stays the same from turn to turn, so llama.cpp reuses its KV cache and
     only the new history costs prompt time.
     """
-    lines = [f"The following is a friendly conversation between {USER_TAG} and {tag}. {_one_line(system)}".rstrip(), ""]
-    for question, answer in _EXAMPLES:
-        lines += [f"{USER_TAG}: {question}", f"{tag}: {answer}"]
+    intro = script.intro.format(user=script.user, persona=tag)
+    lines = [f"{intro} {_one_line(system)}".rstrip(), ""]
+    for question, answer in script.examples:
+        lines += [f"{script.user}: {question}", f"{tag}: {answer}"]
     return "\n".join(lines) + "\n"
 
 
-def build_prompt(messages: Sequence[Message], persona_name: str) -> str:
+def build_prompt(messages: Sequence[Message], persona_name: str, language: str = "en") -> str:
     """The whole completion prompt: header, history one line per turn, then the persona's tag."""
-    tag = speaker_tag(persona_name)
+    tag, script = speaker_tag(persona_name), script_for(language)
     system = " ".join(m.content for m in messages if m.role == "system")
     turns = [
-        f"{USER_TAG if m.role == 'user' else tag}: {_one_line(m.content)}"
+        f"{script.user if m.role == 'user' else tag}: {_one_line(m.content)}"
         for m in messages
         if m.role != "system" and m.content.strip()
     ]
-    return header(system, tag) + "".join(line + "\n" for line in turns) + f"{tag}:"
+    return header(system, tag, script) + "".join(line + "\n" for line in turns) + f"{tag}:"
 
 
-def stop_strings(persona_name: str) -> list[str]:
+def stop_strings(persona_name: str, language: str = "en") -> list[str]:
     """Where the persona's line ends: a line break or another speaker starting inline."""
-    tag = speaker_tag(persona_name)
-    return ["\n", f"{USER_TAG}:", f"{tag}:"]
+    return ["\n", f"{script_for(language).user}:", f"{speaker_tag(persona_name)}:"]
 
 
 class ReplyCleaner:
