@@ -136,3 +136,18 @@ def test_espeak_pitch_parameter_moves_f0_by_semitones(espeak):
     base = median(0.0)
     for st in (-3.0, 4.0):
         assert 12 * np.log2(median(st) / base) == pytest.approx(st, abs=0.8)
+
+
+def test_volume_raises_loudness_without_clipping_and_backends_match(piper, espeak):
+    text = "I walked down to the market this morning."
+
+    def rms_peak(tts, volume):
+        a = np.concatenate([c.audio for c in tts.synthesize(text, Prosody(volume=volume))])
+        return float(np.sqrt(np.mean(a ** 2))), float(np.abs(a).max())
+
+    for tts in (piper, espeak):
+        quiet, normal, loud = (rms_peak(tts, v) for v in (0.6, 1.0, 2.0))
+        assert quiet[0] < normal[0] < loud[0]
+        assert loud[1] < 1.0
+    ratio = rms_peak(piper, 1.0)[0] / rms_peak(espeak, 1.0)[0]
+    assert 0.7 < ratio < 1.4  # one loudness whichever backend a persona uses

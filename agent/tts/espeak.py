@@ -39,6 +39,9 @@ _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4
 _TTP_IPA = 0x02
 
 DEFAULT_RATE_WPM = 175
+# espeak at volume 100 is ~1.5x as loud (RMS) as Piper's voice and clips above ~140: scaling its
+# volume parameter by this keeps the two backends at one loudness and espeak below clipping.
+VOLUME_MATCH = 0.67
 # espeak's pitch parameter (0..100, 50 = the voice's own) against the measured shift of the
 # median F0 in semitones (en-us, en-gb and es agree within 0.3 st); interpolated between.
 _PITCH_PARAM = (0.0, 25.0, 50.0, 75.0, 100.0)
@@ -199,7 +202,7 @@ class EspeakTTS:
             e.espeak_SetParameter(_RATE, int(np.clip(DEFAULT_RATE_WPM * prosody.rate, 80, 450)), 0)
             e.espeak_SetParameter(_PITCH, pitch_parameter(prosody.pitch_semitones), 0)
             e.espeak_SetParameter(_RANGE, int(np.clip(50 * prosody.pitch_range, 0, 100)), 0)
-            e.espeak_SetParameter(_VOLUME, int(np.clip(100 * prosody.volume, 0, 200)), 0)
+            e.espeak_SetParameter(_VOLUME, int(np.clip(100 * VOLUME_MATCH * prosody.volume, 0, 200)), 0)
             lib.job = job
             try:
                 e.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)

@@ -118,11 +118,21 @@ class PiperTTS:
             [(a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments]), len(raw))
         audio = shift_pitch(raw, self.sample_rate, prosody.pitch_semitones, prosody.pitch_range)
         audio, segments = stretch_pauses(audio, segments, prosody.pause_scale, self.sample_rate)
-        audio = np.clip(audio * prosody.volume, -1.0, 1.0).astype(np.float32)
+        audio = apply_gain(audio, prosody.volume)
         return SpeechChunk(audio=audio, sample_rate=self.sample_rate, text=sentence,
                            phonemes=to_phonemes(segments, self.sample_rate),
                            words=words_of(segments, sentence, self.sample_rate),
                            sentence_index=index, last=False)
+
+
+def apply_gain(audio: np.ndarray, gain: float, ceiling: float = 0.98) -> np.ndarray:
+    """``audio * gain``, scaled down as a whole where it would clip (a loud emotion on a loud
+    persona), so loudness rises without the distortion of hard clipping."""
+    out = np.asarray(audio, dtype=np.float32) * np.float32(gain)
+    peak = float(np.abs(out).max()) if len(out) else 0.0
+    if peak > ceiling:
+        out *= np.float32(ceiling / peak)
+    return out
 
 
 def segments_from_alignments(alignments: list[tuple[str, int]]) -> list[Segment]:
