@@ -135,16 +135,23 @@ def _pulse_sink_exists(name: str) -> bool:
     return any(line.split("\t")[1:2] == [name] for line in out.splitlines())
 
 
+_routed_sink: str | None = None  # the PULSE_SINK this module set, so it can take it back
+
+
 def _resolve_device(sd: Any, device: int | str | None) -> int | str | None:
     """A PortAudio device for ``device``; a PulseAudio/PipeWire sink name (the virtual
     microphone) goes through PortAudio's ``pulse`` device with ``PULSE_SINK`` set."""
+    global _routed_sink
+    if _routed_sink is not None and os.environ.get("PULSE_SINK") == _routed_sink:
+        del os.environ["PULSE_SINK"]  # a later output to the speakers must not follow it
+    _routed_sink = None
     if device is None or isinstance(device, int):
         return device
     names = [d["name"] for d in sd.query_devices() if d["max_output_channels"] > 0]
     if any(device.lower() in n.lower() for n in names):
         return device
     if "pulse" in names and _pulse_sink_exists(device):
-        os.environ["PULSE_SINK"] = device  # read by libpulse when the stream connects
+        os.environ["PULSE_SINK"] = _routed_sink = device  # libpulse reads it when the stream connects
         return "pulse"
     hint = ("create it with: scripts/virtual-mic-linux.sh up" if device == VIRTUAL_MIC
             else "list the devices with: python -m sounddevice")

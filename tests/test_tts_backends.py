@@ -151,3 +151,13 @@ def test_volume_raises_loudness_without_clipping_and_backends_match(piper, espea
         assert loud[1] < 1.0
     ratio = rms_peak(piper, 1.0)[0] / rms_peak(espeak, 1.0)[0]
     assert 0.7 < ratio < 1.4  # one loudness whichever backend a persona uses
+
+
+def test_make_tts_follows_the_persona(caplog):
+    from agent.tts import make_tts
+    from persona.config import Voice
+
+    assert make_tts(Voice(backend="espeak"), "fr").voice == "fr"  # unset espeak_voice: the language
+    assert make_tts(Voice(backend="espeak", espeak_voice="en-gb"), "fr").voice == "en-gb"
+    tts = make_tts(Voice(backend="piper"), "de")
+    assert tts.name == "piper" and "speaks English" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from agent.speech import SpeechChunk
 
 if TYPE_CHECKING:
     from persona.config import Voice
+
+log = logging.getLogger(__name__)
 
 SILENCE = "_"
 """The phoneme of a pause or of leading/trailing silence (espeak-ng's pause mnemonic), so that
@@ -71,4 +74,7 @@ def make_tts(voice: "Voice", language: str = "en") -> TTS:
         return EspeakTTS(voice=name)
     from agent.tts.piper import PiperTTS
 
+    if voice.model is None and not language.startswith("en"):
+        log.warning("the bundled Piper voice speaks English but the persona's language is %s; "
+                    "set voice.model to a %s Piper voice, or voice.backend: espeak", language, language)
     return PiperTTS(model=voice.model, speaker=voice.speaker)

@@ -8,6 +8,7 @@ sample in place, and pauses are stretched with the timings moved by the same sam
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import unicodedata
@@ -61,7 +62,7 @@ class PiperTTS:
     def __init__(self, model: str | Path | None = None, config: str | Path | None = None,
                  speaker: int | None = None) -> None:
         try:
-            from piper import PiperVoice
+            import piper  # noqa: F401
         except ImportError:
             raise MissingDependency("piper-tts", "pip install piper-tts") from None
         try:
@@ -79,7 +80,7 @@ class PiperTTS:
                 raise UserError(f"Piper {what} {path} not found; set voice.model to a Piper .onnx "
                                 f"file with its .onnx.json beside it")
         self.model_path = model_path
-        self._voice: Any = PiperVoice.load(model_path, config_path, include_alignments=True)
+        self._voice: Any = _load(model_path.resolve(), config_path.resolve())
         if len(self._voice.session.get_outputs()) < 2:
             raise UserError(f"Piper voice {model_path.name} gives no phoneme alignments (no Ceil "
                             f"duration tensor); use a VITS Piper voice")
@@ -123,6 +124,15 @@ class PiperTTS:
                            phonemes=to_phonemes(segments, self.sample_rate),
                            words=words_of(segments, sentence, self.sample_rate),
                            sentence_index=index, last=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(model_path: Path, config_path: Path) -> Any:
+    """One loaded voice per model file (patching and loading it takes ~1 s; the ONNX session is
+    safe to share between threads)."""
+    from piper import PiperVoice
+
+    return PiperVoice.load(model_path, config_path, include_alignments=True)
 
 
 def apply_gain(audio: np.ndarray, gain: float, ceiling: float = 0.98) -> np.ndarray:
