@@ -28,6 +28,7 @@ class RunOptions:
     events: Path | None = None
     realtime: bool = True
     plugins: list[str] = field(default_factory=list)
+    plugin_policy: str = "disable"
     fps: float = 30.0
     size: tuple[int, int] = (512, 512)
     seed: int = 0
@@ -84,7 +85,7 @@ async def build_parts(persona: Persona, opts: RunOptions, bus: EventBus) -> Part
         from plugins.host import PluginHost
 
         parts.plugins = PluginHost.from_specs(opts.plugins, persona.plugins, bus=bus,
-                                              owner=TaskOwner("plugins"))
+                                              owner=TaskOwner("plugins"), policy=opts.plugin_policy)
     return parts
 
 

@@ -362,8 +362,9 @@ class VirtualClockOutput:
         return heard
 
     async def drain(self) -> None:
+        # short steps: a cancel() while draining must end the wait at once, not after the audio
         while self.realtime and self._queued - self._advance() > 0:
-            await self._sleep((self._queued - self._advance()) / self.sample_rate)
+            await self._sleep(min(0.02, (self._queued - self._advance()) / self.sample_rate))
 
     def audio(self) -> np.ndarray:
         """Everything queued and not cancelled, in order (what a file writer saves)."""

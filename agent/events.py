@@ -218,3 +218,14 @@ class TurnLatency(Event):
     llm_first_token: float | None = None
     first_audio: float | None = None
     total: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EndOfTurn(Event):
+    """The user's turn is over: what they said, when their speech ended and when that was
+    decided (both seconds on the input audio clock)."""
+
+    pii: ClassVar[tuple[str, ...]] = ("text",)
+    text: str
+    audio_end_t: float = 0.0
+    decided_at: float = 0.0

@@ -82,6 +82,7 @@ class Responder:
         self._on_chunk = on_chunk or (lambda chunk, start: None)
         self._on_cut = on_cut or (lambda t: None)
         self._cancel = threading.Event()
+        self._cut_at: float | None = None  # session time of the interrupt, if any
         self._queued_samples = 0  # samples handed to the output (its clock counts the played ones)
         self._played = Played()
         self._utterance: int | None = None
@@ -105,6 +106,7 @@ class Responder:
 
         self.times = times
         self._cancel = threading.Event()
+        self._cut_at = None
         self._played = Played()
         self._queued_samples = self.output.position()
         self.turn.to(TurnState.THINKING)
@@ -120,20 +122,19 @@ class Responder:
                                                self._cancel):
                 await self._play(chunk)
             await self.output.drain()
-            heard = self._played.heard_text(self.clock() + 1e-3)
+            heard = self._played.heard_text(self._played.end)  # drained: all of it was played
         finally:
             if self._utterance is not None:
-                interrupted = self._cancel.is_set()
+                interrupted = self._cut_at is not None
                 if interrupted:
-                    heard = self._played.heard_text(self.clock())
+                    heard = self._played.heard_text(self._cut_at)
                 await self.bus.publish(UtteranceEnded(utterance_id=self._utterance,
                                                       interrupted=interrupted, heard_text=heard))
                 self._utterance = None
             self.speaking = False
             self.animator.set_listening(True, self.clock())
             self.dialogue.commit(user_text, heard)
-            if self.turn.state is not TurnState.INTERRUPTED:
-                self.turn.to(TurnState.LISTENING)
+            self.turn.to(TurnState.LISTENING)
         return heard
 
     async def _sentences(self, source: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -173,6 +174,7 @@ class Responder:
         if self.turn.state not in (TurnState.THINKING, TurnState.SPEAKING):
             return False
         now = self.clock()
+        self._cut_at = now
         self._cancel.set()
         self.output.cancel()
         self._queued_samples = self.output.position()

@@ -184,9 +184,10 @@ class Session:
             pass
 
     async def _on_end_of_turn(self, e: Any) -> None:
-        times = TurnTimes(speech_end=self.clock.to_session(e.audio_end_mono)
-                          if getattr(e, "audio_end_mono", None) is not None else None,
-                          decided=self.clock.to_session(e.t), transcript=self.clock())
+        decided = self.clock.to_session(e.t)
+        # the silence the end-of-turn decision waited for, measured on the input clock
+        waited = max(0.0, e.decided_at - e.audio_end_t)
+        times = TurnTimes(speech_end=decided - waited, decided=decided, transcript=self.clock())
         await self._start_reply(e.text, times)
 
     async def _on_user_text(self, e: ev.UserText) -> None:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from agent.commands import common
+from plugins.cli import add_arguments as add_plugin_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,8 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--events", type=Path, metavar="OUT.jsonl", help="write every event as JSON lines")
     p.add_argument("--fast", action="store_true",
                    help="with input files: do not pace them at real time")
-    p.add_argument("--plugin", action="append", default=[], metavar="NAME[:key=value,...]",
-                   help="enable a plugin, e.g. --plugin vmc:host=127.0.0.1,port=39539")
+    add_plugin_arguments(p)
     p.add_argument("--llm", choices=("auto", "ollama", "openai", "embedded"),
                    help="override the persona's LLM backend")
     p.add_argument("--avatar-photo", metavar="PORTRAIT.jpg", help="animate a portrait instead")
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--output {args.output}: write a video file (.mp4)")
     opts = RunOptions(input_audio=args.input_audio, input_video=args.input_video,
                       output=args.output, events=args.events, realtime=not args.fast,
-                      plugins=args.plugin, fps=args.fps, seed=args.seed, llm_backend=args.llm,
+                      plugins=args.plugin, plugin_policy=args.plugin_policy, fps=args.fps, seed=args.seed, llm_backend=args.llm,
                       avatar_photo=args.avatar_photo, virtual_camera=not args.no_virtual_camera,
                       window=not args.no_window, audio_device=args.audio_device, camera=args.camera,
                       asr_model=args.asr_model)

