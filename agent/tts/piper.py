@@ -9,6 +9,7 @@ sample in place, and pauses are stretched with the timings moved by the same sam
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 import unicodedata
@@ -65,11 +66,6 @@ class PiperTTS:
             import piper  # noqa: F401
         except ImportError:
             raise MissingDependency("piper-tts", "pip install piper-tts") from None
-        try:
-            import onnx  # noqa: F401  (Piper patches the model in memory with it)
-        except ImportError:
-            raise MissingDependency("onnx (for Piper's phoneme alignments)",
-                                    "pip install 'piper-tts[alignment]'") from None
         if model is None:
             model_path, config_path = default_voice()
         else:
@@ -128,11 +124,27 @@ class PiperTTS:
 
 @functools.lru_cache(maxsize=4)
 def _load(model_path: Path, config_path: Path) -> Any:
-    """One loaded voice per model file (patching and loading it takes ~1 s; the ONNX session is
-    safe to share between threads)."""
-    from piper import PiperVoice
+    """One loaded voice per model file (the ONNX session is safe to share between threads).
 
-    return PiperVoice.load(model_path, config_path, include_alignments=True)
+    The duration tensor is exposed by editing the model bytes in memory (``onnx_patch``), which
+    is what ``PiperVoice.load(include_alignments=True)`` does with the ``onnx`` package, without
+    needing it; a voice already patched on disk is loaded as it is.
+    """
+    import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
+
+    from agent.tts.onnx_patch import PatchError, with_alignment_output
+
+    model = model_path.read_bytes()
+    try:
+        model = with_alignment_output(model)
+    except PatchError as e:
+        log.debug("loading %s unpatched: %s", model_path.name, e)
+    config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    session = onnxruntime.InferenceSession(model, sess_options=onnxruntime.SessionOptions(),
+                                           providers=["CPUExecutionProvider"])
+    return PiperVoice(session=session, config=config)
 
 
 def apply_gain(audio: np.ndarray, gain: float, ceiling: float = 0.98) -> np.ndarray:
