@@ -65,7 +65,7 @@ async def _backend(suite: Suite, voice: "Voice", emotion: "Emotion",
     if warmup:  # first inference pays one-off allocation costs
         async for _ in speak_sentences(tts, _aiter(("Warm up.",)), prosody):
             pass
-    first, rtf, audio_s, synth_s = [], [], 0.0, 0.0
+    first, rtf, audio_s, synth_s, pitch_s = [], [], 0.0, 0.0, 0.0
     for reply in replies:
         async for chunk in speak_sentences(tts, _aiter(reply), prosody):
             if "first_audio_s" in chunk.meta:
@@ -73,12 +73,16 @@ async def _backend(suite: Suite, voice: "Voice", emotion: "Emotion",
             rtf.append(chunk.meta["rtf"])
             audio_s += chunk.duration
             synth_s += chunk.meta["synth_s"]
+            pitch_s += chunk.meta.get("pitch_s", 0.0)
     name = tts.name
     suite.timings += [Timing(f"{name} time to first audio", first, "ms"),
                       Timing(f"{name} real-time factor per sentence", rtf, "x")]
     suite.figures += [Figure(f"{name} load", load, "s"),
                       Figure(f"{name} real-time factor overall", synth_s / max(audio_s, 1e-9), "x"),
                       Figure(f"{name} audio synthesized", audio_s, "s")]
+    if pitch_s:
+        suite.figures.append(Figure(f"{name} PSOLA pitch change per audio second",
+                                    1000.0 * pitch_s / max(audio_s, 1e-9), "ms"))
     suite.models[name] = _model(name)
 
 

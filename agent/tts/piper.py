@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import threading
+import time
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import replace
@@ -113,13 +114,15 @@ class PiperTTS:
         raw = np.asarray(chunk.audio_float_array, dtype=np.float32)
         segments = fit_to_length(segments_from_alignments(
             [(a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments]), len(raw))
+        t0 = time.perf_counter()
         audio = shift_pitch(raw, self.sample_rate, prosody.pitch_semitones, prosody.pitch_range)
+        pitch_s = time.perf_counter() - t0
         audio, segments = stretch_pauses(audio, segments, prosody.pause_scale, self.sample_rate)
         audio = apply_gain(audio, prosody.volume)
         return SpeechChunk(audio=audio, sample_rate=self.sample_rate, text=sentence,
                            phonemes=to_phonemes(segments, self.sample_rate),
                            words=words_of(segments, sentence, self.sample_rate),
-                           sentence_index=index, last=False)
+                           sentence_index=index, last=False, meta={"pitch_s": pitch_s})
 
 
 @functools.lru_cache(maxsize=4)
