@@ -1,0 +1,74 @@
+"""The ``Renderer`` protocol: FaceState frames (+ audio) in, RGB frames out.
+
+The built-in drawn avatar is the default. A neural talking-head model can plug in later as a
+third-party distribution that declares an entry point in the ``embodied_agent.renderers``
+group; ``make_renderer`` calls it as ``factory(avatar, size=..., device=..., threads=...)``.
+Renderers are synchronous and batch-first: the caller runs ``render`` in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from agent.errors import UserError
+from render.face_state import FaceState
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "embodied_agent.renderers"
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    size: tuple[int, int]  # (width, height)
+
+    def render(self, states: Sequence[FaceState]) -> np.ndarray:
+        """(N, H, W, 3) uint8 RGB, one frame per state, rendered as one batch."""
+        ...
+
+    def push_audio(self, audio: np.ndarray, sample_rate: int, t: float) -> None:
+        """Audio that starts at ``t`` on the audio clock; neural renderers may use it."""
+        ...
+
+
+def make_renderer(avatar: object, size: tuple[int, int] = (512, 512), device: str | None = None,
+                  threads: int | None = None, name: str | None = None) -> Renderer:
+    """The renderer for a persona's ``avatar`` block.
+
+    ``name`` picks a renderer registered under the ``embodied_agent.renderers`` entry-point
+    group; without it, the drawn avatar (or, later, the photo renderer) is used.
+    """
+    width, height = int(size[0]), int(size[1])
+    if width < 64 or height < 64 or width > 4096 or height > 4096:
+        raise UserError(f"frame size {width}x{height} is out of range; use 64..4096 pixels a side")
+    if name:
+        return _from_entry_point(name, avatar, (width, height), device, threads)
+    if getattr(avatar, "photo", None):
+        raise UserError("photo avatars are not available yet; remove avatar.photo to use the "
+                        "drawn avatar (styles: ada, bruno, kiko, sol, mira)")
+    from render.avatar import AvatarRenderer, resolve
+
+    return AvatarRenderer(resolve(avatar), size=(width, height), device=device, threads=threads)
+
+
+def available() -> list[str]:
+    """Names of third-party renderers installed."""
+    return sorted(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _from_entry_point(name: str, avatar: object, size: tuple[int, int], device: str | None,
+                      threads: int | None) -> Renderer:
+    found = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found:
+        known = ", ".join(available()) or "none installed"
+        raise UserError(f"unknown renderer {name!r}; installed renderers: {known}")
+    factory = found[0].load()
+    renderer = factory(avatar, size=size, device=device, threads=threads)
+    if not isinstance(renderer, Renderer):
+        raise UserError(f"renderer {name!r} ({found[0].value}) does not implement render/push_audio/size")
+    log.info("renderer %s from %s", name, found[0].value)
+    return renderer
