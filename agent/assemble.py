@@ -93,12 +93,12 @@ def _audio_output(opts: RunOptions, notices: list[str]) -> Any:
     from agent.audio_out import DeviceAudioOutput, VirtualClockOutput
 
     if opts.from_files:
-        return VirtualClockOutput(realtime=opts.realtime)
+        return VirtualClockOutput(realtime=opts.realtime, keep_audio=False)
     try:
         return DeviceAudioOutput(device=opts.audio_device)
     except DeviceUnavailable as e:
         notices.append(f"{e} — the session is recorded instead")
-        return VirtualClockOutput(realtime=True)
+        return VirtualClockOutput(realtime=True, keep_audio=False)
 
 
 def _hearing(opts: RunOptions, bus: EventBus, notices: list[str]) -> Any | None:

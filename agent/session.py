@@ -13,6 +13,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,11 +266,20 @@ class Session:
             log.debug("latency %s %.3fs", event.stage, event.seconds)
 
     async def _read_keyboard(self) -> None:
-        """Typed input, one line per user turn, until end of input."""
-        while True:
-            line = await asyncio.to_thread(sys.stdin.readline)
-            if not line:
-                return
+        """Typed input, one line per user turn, until end of input.
+
+        A daemon thread reads stdin: a blocked ``readline`` must never hold shutdown (an
+        executor thread would keep ``asyncio.run`` waiting for the user's next line)."""
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=16)
+
+        def reader() -> None:
+            for line in sys.stdin:
+                asyncio.run_coroutine_threadsafe(lines.put(line), loop).result()
+            asyncio.run_coroutine_threadsafe(lines.put(None), loop)
+
+        threading.Thread(target=reader, name="keyboard", daemon=True).start()
+        while (line := await lines.get()) is not None:
             if line.strip():
                 await self.bus.publish(ev.UserText(text=line.strip()))
 
