@@ -113,6 +113,9 @@ POSES = np.stack([weights_from(VISEME_POSES[v]) for v in VISEMES])  # (15, 52)
 DOMINANCE: dict[str, float] = {"sil": 0.8, "PP": 1.3, "FF": 1.2, "TH": 0.7, "DD": 0.5,
                                "kk": 0.45, "CH": 0.9, "SS": 0.7, "nn": 0.5, "RR": 0.8,
                                "aa": 1.0, "E": 1.0, "ih": 1.0, "oh": 1.1, "ou": 1.1}
+ANTICIPATION = 0.025  # seconds the mouth shape leads its phoneme (the jaw moves before the sound)
+PLATEAU = 0.7  # share of a segment over which it fully dominates
+REACH_VOWEL, REACH_CONSONANT = 0.045, 0.03  # seconds a segment's pull reaches past its plateau
 CLOSURE_RAMP = 0.04  # seconds the lips take to meet before a bilabial and to part after it
 
 # shapes the mouth articulates with; the expression keeps only part of them while speaking
@@ -244,15 +247,20 @@ def phoneme_track(chunk: SpeechChunk, start: float, fps: float = 30.0) -> MouthT
     vowel = np.array([v in _VOWEL_VISEMES for v in visemes])
     amp = np.array([p.amp for p in parts])
     alpha = np.array([DOMINANCE[v] for v in visemes])
-    width = 0.5 * durs + np.where(vowel, 0.035, 0.02)
+    reach = np.where(vowel, REACH_VOWEL, REACH_CONSONANT)
 
     ts = _grid(start, chunk.duration)
-    d = alpha * np.exp(-(np.abs(ts[:, None] - centres[None, :]) / width) ** 1.5)  # (n_t, n_ph)
+    # full dominance over the inner part of a segment, decaying over a fixed reach outside it:
+    # a long segment holds its shape without swamping its short neighbours. The shape at t is
+    # the one due at t + ANTICIPATION: the jaw moves before the sound it shapes.
+    due = ts[:, None] + ANTICIPATION
+    outside = np.maximum(0.0, np.abs(due - centres[None, :]) - PLATEAU * durs / 2)
+    d = alpha * np.exp(-(outside / reach) ** 1.5)  # (n_t, n_parts)
     targets = POSES[idx] * amp[:, None].astype(np.float32)
     poses = (d @ targets) / np.maximum(d.sum(axis=1, keepdims=True), 1e-9)
 
     closure = np.zeros(len(ts))
-    half_frame = 0.5 / fps
+    half_frame = 0.5 / fps + 1.0 / RATE  # a frame, plus the track's own sampling step
     for i, p in enumerate(parts):
         if not p.bilabial:
             continue
@@ -268,6 +276,7 @@ def phoneme_track(chunk: SpeechChunk, start: float, fps: float = 30.0) -> MouthT
 # ------------------------------------------------------------------------------- audio fallback
 
 ATTACK, RELEASE = 0.012, 0.06  # seconds: the jaw opens fast and closes more slowly
+FOLLOWER_ADVANCE = 0.02  # the follower's lag, taken back (measured on Piper speech)
 _OPEN_POSE = weights_from({"jawOpen": 0.55, "mouthLowerDownLeft": 0.3, "mouthLowerDownRight": 0.3,
                            "mouthUpperUpLeft": 0.1, "mouthUpperUpRight": 0.1,
                            "mouthStretchLeft": 0.08, "mouthStretchRight": 0.08})
@@ -299,16 +308,19 @@ def _attack_release(x: np.ndarray) -> np.ndarray:
 def opening_from_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """Mouth opening 0..1 at ``RATE`` from loudness, for voices without phoneme timings.
 
-    The attack/release follower runs forwards and backwards and the larger wins: the jaw
-    opens quickly at a sound's onset, lingers after it, and the two lags cancel, so the
-    opening stays centred on the audio (the whole chunk is known before it plays).
+    An attack/release follower opens the jaw quickly at a sound's onset and lets it close
+    more slowly; on speech it lags the sound by about 20 ms (cross-correlated with the
+    envelope), so its output is advanced by that much (the whole chunk is known before it
+    plays) to stay centred on the audio.
     """
     env = envelope(audio, sample_rate)
-    voiced = env[env > 0.02 * max(env.max(), 1e-9)]
+    voiced = env[env > 0.02 * max(float(env.max()), 1e-9)]
     ref = float(np.percentile(voiced, 95)) if len(voiced) else 1.0
     level = np.clip(env / max(ref, 1e-6), 0.0, 1.0)
     level = np.where(level > 0.08, level, 0.0) ** 0.7
-    return np.maximum(_attack_release(level), _attack_release(level[::-1])[::-1])
+    followed = _attack_release(level)
+    shift = int(round(FOLLOWER_ADVANCE * RATE))
+    return np.concatenate([followed[shift:], np.repeat(followed[-1:], shift)])
 
 
 def audio_track(chunk: SpeechChunk, start: float) -> MouthTrack:
