@@ -198,6 +198,10 @@ class Animator:
                          translation=breathing(t), gaze=(float(gaze[0]), float(gaze[1])),
                          speaking=utt is not None)
 
+    def mode(self, t: float) -> str:
+        """What the face is doing at ``t``: ``speaking``, ``listening`` or ``idle``."""
+        return self._mode(t)
+
     def frames(self, t0: float, t1: float) -> list[FaceState]:
         """Frames at ``fps`` from ``t0`` up to (not including) ``t1``."""
         n = max(0, int(math.floor((t1 - t0) * self.fps + 1e-9)))

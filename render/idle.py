@@ -62,11 +62,6 @@ class Steps(Generic[T]):
         if i > 0:
             del self._times[:i], self._values[:i]
 
-    def last_change(self, t: float) -> float | None:
-        """When the value in force at ``t`` was set (None: the initial value)."""
-        i = bisect_right(self._times, t) - 1
-        return self._times[i] if i >= 0 else None
-
 
 class Lag:
     """First-order approach (time constant ``tau``) to a piecewise-constant target.
