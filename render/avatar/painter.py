@@ -473,12 +473,12 @@ class AvatarRenderer:
                              + 0.012 * rig.side("mouthUpperUp", k) - 0.018 * jaw)
         smile_m, stretch_m = rig.mean("mouthSmile"), rig.mean("mouthStretch")
         press, lower, upper = rig.mean("mouthPress"), rig.mean("mouthLowerDown"), rig.mean("mouthUpperUp")
-        opening = 0.20 * jaw * (1 - close)
+        opening = 0.20 * jaw * (1 - close) + 0.05 * tongue
         gap_u = 0.25 * opening + 0.05 * upper + 0.014 * funnel + 0.012 * smile_m
         gap_l = 0.75 * opening + 0.040 * lower + 0.016 * funnel + 0.016 * smile_m
         gap_u = gap_u * (1 - 0.8 * press)
         gap_l = gap_l * (1 - 0.8 * press)
-        thin = 1 - 0.55 * press - 0.15 * stretch_m - 0.2 * smile_m
+        thin = 1 - 0.7 * press - 0.15 * stretch_m - 0.2 * smile_m - 0.3 * close * (1 - jaw)
         tu = st.lip_u * np.clip(thin - 0.75 * roll_u + 0.5 * pucker + 0.3 * funnel + 0.3 * shrug_u, 0.12, 2)
         tl = st.lip_l * np.clip(thin - 0.8 * roll_l + 0.5 * pucker + 0.3 * funnel + 0.35 * shrug_l, 0.12, 2)
         tl = tl + 0.035 * jaw * close
