@@ -74,6 +74,7 @@ _FEATURES: tuple[tuple[str, str, dict[int, float], bool], ...] = (
      {24: 0.8, 23: 0.4}, False),
     ("pursed lips", r"\bpurs(?:ed|es|ing|e) (?:her |his |their )?lips\b|\blips pursed\b",
      {18: 0.7, 23: 0.3}, False),
+    ("lip bite", r"\bbit(?:e|es|ing) (?:her |his |their |the )?(?:lower )?lip\b", {28: 0.5}, False),
     ("pout", r"\bpout(?:s|ing|ed|y)?\b", {17: 0.6, 18: 0.4, 15: 0.3}, False),
     ("open mouth", r"\b(?:open|opened|gaping) mouth\b|\bmouth (?:open|agape|falls open|drops)|"
                    r"\bagape\b|\bgap(?:e|es|ing)\b|\bjaw (?:drop|dropped|drops)|\bjaw-dropp",
@@ -96,7 +97,7 @@ _FEATURES: tuple[tuple[str, str, dict[int, float], bool], ...] = (
     ("sadness", r"\b(?:sad|sadly|sorrowful|downcast|melancholy|glum|dejected)\b", _part("sadness"), False),
     ("surprise", r"\b(?:surprised|astonished|amazed|startled)\b", _part("surprise"), False),
     ("fear", r"\b(?:afraid|scared|frightened|fearful|terrified)\b", _part("fear"), False),
-    ("worry", r"\b(?:worried|anxious|nervous|concerned|uneasy)\b", {1: 0.6, 4: 0.4, 20: 0.25}, False),
+    ("worry", r"\b(?:worried|worriedly|anxious(?:ly)?|nervous(?:ly)?|concerned|uneasy|uneasily)\b", {1: 0.6, 4: 0.4, 20: 0.25}, False),
     ("anger", r"\b(?:angry|angrily|furious|annoyed|irritated|stern)\b", _part("anger"), False),
     ("disgust", r"\b(?:disgust(?:ed)?|revulsion|repulsed)\b", _part("disgust"), False),
     ("thoughtful", r"\b(?:thoughtful|pensive|puzzled|confused|skeptical|sceptical)\b",
@@ -110,7 +111,8 @@ _INTENSITY: tuple[tuple[re.Pattern[str], float], ...] = (
                 r"slight(?:ly)?|a (?:little|bit)|tiny|soft(?:ly)?|gentle|gently|mild(?:ly)?)\b"), 0.45),
     (re.compile(r"\b(?:small|light(?:ly)?|somewhat|quick|brief)\b"), 0.65),
     (re.compile(r"\b(?:big|broad(?:ly)?|wide(?:ly)?|huge|deep(?:ly)?|strong(?:ly)?|very|"
-                r"intense(?:ly)?|heav(?:y|ily)|wild(?:ly)?|enormous|full|beaming|radiant|fierce(?:ly)?)\b"), 1.35),
+                r"intense(?:ly)?|heav(?:y|ily)|wild(?:ly)?|enormous|full|beaming|radiant|"
+                r"fierce(?:ly)?)\b"), 1.35),
 )
 _ONE_SIDED = re.compile(r"\b(?:crooked|lopsided|one[- ]sided|half|asymmetric(?:al)?|wry|"
                         r"sideways|twisted|uneven)\b")

@@ -114,7 +114,7 @@ def prototype_weights(vad: tuple[float, float, float]) -> dict[str, float]:
         return {k: 0.0 for k in _EMOTIONS}
     d = np.linalg.norm(_DIRECTIONS - v / norm, axis=1)
     w = np.exp(-(d - d.min()) / BLEND_TEMPERATURE)
-    return dict(zip(_EMOTIONS, (w / w.sum()).tolist()))
+    return dict(zip(_EMOTIONS, (w / w.sum()).tolist(), strict=True))
 
 
 def emotion_aus(emotion: Emotion, expressivity: float = 1.0) -> np.ndarray:

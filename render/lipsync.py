@@ -1,11 +1,13 @@
 """Phoneme timings → visemes → mouth blendshapes with coarticulation; audio-driven fallback.
 
 IPA (as espeak-ng and Piper emit it) maps to ARPAbet-like classes and then to Meta's 15
-visemes (../shared/REFERENCE.md). Neighbouring phonemes blend by Cohen & Massaro's (1993)
-dominance model: each phoneme pulls the mouth toward its viseme with a weight that decays
-away from its centre, visible articulations (lips, teeth on lip) dominating hidden ones
-(tongue). Bilabials p/b/m close the lips completely over their whole segment, which is also
-where the audio is silent before the burst, so the closure lands on the audio clock.
+visemes (../shared/REFERENCE.md); a diphthong glides between two visemes. Neighbouring
+phonemes blend after Cohen & Massaro's (1993) dominance model: each segment fully dominates
+its own middle and its pull decays over a fixed reach beyond it, visible articulations (lips,
+teeth on lip) outweighing hidden ones (tongue). Shapes lead their phonemes by
+``ANTICIPATION`` (the jaw moves before the sound it shapes; 25 ms centres the lip opening on
+the audio envelope of Piper speech). Bilabials p/b/m close the lips completely over their own
+segment, unshifted: that is where the audio is silent before the burst.
 
 A whole chunk is known before it plays, so its mouth track is computed once when it is
 scheduled, at ``RATE`` samples per second, and a frame only interpolates: cheap and exact.

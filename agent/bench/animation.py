@@ -25,6 +25,7 @@ from agent.bench.report import BenchOptions, Figure, Suite, Timing
 if TYPE_CHECKING:
     from agent.speech import SpeechChunk
     from persona.config import Persona
+    from persona.emotion import Emotion
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ def run(opts: BenchOptions) -> Suite:
                 samples.append(n / (time.perf_counter() - start))
             suite.timings.append(Timing(f"frames/s, {name}", samples, "fps"))
         if chunks:
-            suite.timings.append(Timing("speak(): schedule one sentence", _schedule_ms(persona, chunks), "ms"))
+            suite.timings.append(Timing("speak(): schedule one sentence",
+                                        _schedule_ms(persona, chunks), "ms"))
 
     minutes = 1.0 if opts.quick else 5.0
     rest, conversation = _blink_rates(persona, minutes, opts.seed)
@@ -111,7 +113,7 @@ def one_core() -> Iterator[None]:
             torch.set_num_threads(torch_threads)
 
 
-def _scenarios(persona: "Persona", emotion: object, chunks: list["SpeechChunk"], seed: int):
+def _scenarios(persona: "Persona", emotion: "Emotion", chunks: list["SpeechChunk"], seed: int):
     from render.animator import Animator
 
     def idle(seconds: float):
@@ -190,12 +192,13 @@ def _lag_ms(persona: "Persona", chunks: list["SpeechChunk"]) -> float:
     mouth = np.array([lip_gap(a.frame(0.5 + k / RATE).weights) for k in range(len(env))])
     x = (mouth - mouth.mean()) / (mouth.std() + 1e-12)
     y = (env - env.mean()) / (env.std() + 1e-12)
-    lags = np.arange(-int(0.15 * RATE), int(0.15 * RATE) + 1)
-    xc = np.array([np.mean(x[max(0, k):len(x) + min(0, k)] * y[max(0, -k):len(y) + min(0, -k)])
-                   for k in lags])
+    window = int(0.15 * RATE)
+    lags = list(range(-window, window + 1))
+    n = len(x)
+    xc = np.array([np.mean(x[max(0, k):n + min(0, k)] * y[max(0, -k):n + min(0, -k)]) for k in lags])
     i = int(np.argmax(xc))
     frac = 0.0
     if 0 < i < len(xc) - 1:
-        y0, y1, y2 = xc[i - 1:i + 2]
+        y0, y1, y2 = (float(v) for v in xc[i - 1:i + 2])
         frac = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
     return float((lags[i] + frac) * 1000.0 / RATE)
