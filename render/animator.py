@@ -134,9 +134,10 @@ class Animator:
                  blendshapes: np.ndarray | None = None, t: float = 0.0) -> None:
         """What the camera and perception know about the user at ``t``.
 
-        ``position`` is the user's face centre in the camera image, normalised to [-1, 1]
-        with (0, 0) the centre, in selfie view (mirrored: x > 0 when the user sits to the
-        right of the screen as the user sees it), y > 0 up; None when no face is seen.
+        ``position`` is the user's face centre in the camera image as
+        ``perception.attention.face_position`` gives it: each axis in [-1, 1], (0, 0) the
+        centre, x > 0 right of centre in the (unmirrored) image, which is the user's own left,
+        so the face turns toward the viewer's left; y > 0 above centre. None: no face seen.
         ``affect_vad`` and ``blendshapes`` (52, ARKit order) drive mirroring while listening.
         """
         if position is not None:
@@ -144,7 +145,7 @@ class Animator:
             if not (math.isfinite(x) and math.isfinite(y)):
                 raise ValueError(f"user position must be finite, got {position}")
             x, y = max(-1.0, min(1.0, x)), max(-1.0, min(1.0, y))
-            look = np.array([math.atan(x * math.tan(CAMERA_HALF_FOV[0])),
+            look = np.array([-math.atan(x * math.tan(CAMERA_HALF_FOV[0])),
                              math.atan(y * math.tan(CAMERA_HALF_FOV[1]))])
             self._user.set(t, (x, y))
         else:
