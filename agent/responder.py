@@ -88,6 +88,7 @@ class Responder:
         self._utterance: int | None = None
         self.times = TurnTimes()
         self.speaking = False
+        self.emotion: Any = None  # the emotion the face and voice show now
 
     # ------------------------------------------------------------------ timing helpers
     def _start_of_next(self, chunk: SpeechChunk) -> float:
@@ -101,25 +102,38 @@ class Responder:
     # ------------------------------------------------------------------ the reply
     async def respond(self, user_text: str, affect: Any, times: TurnTimes) -> str:
         """Reply to ``user_text``; returns the text the user actually heard."""
+        self.times = times
+        self.turn.to(TurnState.THINKING)
+        emotion = self.dialogue.choose_emotion(user_text, affect, now=self.clock())
+        times.emotion = self.clock()
+        await self.show_emotion(emotion)
+        heard = ""
+        try:
+            heard = await self.speak(self.dialogue.stream_reply(user_text, emotion, affect), emotion)
+        finally:
+            self.dialogue.commit(user_text, heard)
+        return heard
+
+    async def show_emotion(self, emotion: Any) -> None:
+        self.emotion = emotion
+        await self.bus.publish(AgentEmotion(label=emotion.label, vad=emotion.vad,
+                                            intensity=emotion.intensity))
+        self.animator.set_emotion(emotion, self.clock())
+
+    async def speak(self, sentences: AsyncIterator[str], emotion: Any) -> str:
+        """Speak ``sentences`` with ``emotion``'s prosody; returns what was heard."""
         from agent.tts.prosody import prosody_for
         from agent.tts.stream import speak_sentences
 
-        self.times = times
         self._cancel = threading.Event()
         self._cut_at = None
         self._played = Played()
         self._queued_samples = self.output.position()
         self.turn.to(TurnState.THINKING)
-        emotion = self.dialogue.choose_emotion(user_text, affect, now=self.clock())
-        times.emotion = self.clock()
-        await self.bus.publish(AgentEmotion(label=emotion.label, vad=emotion.vad,
-                                            intensity=emotion.intensity))
-        self.animator.set_emotion(emotion, self.clock())
-        sentences = self._sentences(self.dialogue.stream_reply(user_text, emotion, affect))
         heard = ""
         try:
-            async for chunk in speak_sentences(self.tts, sentences, prosody_for(emotion, self.voice),
-                                               self._cancel):
+            async for chunk in speak_sentences(self.tts, self._sentences(sentences),
+                                               prosody_for(emotion, self.voice), self._cancel):
                 await self._play(chunk)
             await self.output.drain()
             heard = self._played.heard_text(self._played.end)  # drained: all of it was played
@@ -133,7 +147,6 @@ class Responder:
                 self._utterance = None
             self.speaking = False
             self.animator.set_listening(True, self.clock())
-            self.dialogue.commit(user_text, heard)
             self.turn.to(TurnState.LISTENING)
         return heard
 

@@ -14,7 +14,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,11 @@ class Session:
             ev.UserPresence: self._on_presence,
             ev.UserSpeechStarted: self._on_user_speech,
             ev.PluginCommand: self._on_plugin_command,
+        }
+        # Commands plugins and clients send back ("stop_talking" is an Interrupt already).
+        self._commands: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+            "say": self._cmd_say, "user_text": self._cmd_user_text,
+            "touched": self._cmd_touched, "set_emotion": self._cmd_set_emotion,
         }
 
     # ------------------------------------------------------------------ lifecycle
@@ -245,8 +250,41 @@ class Session:
             self.parts.animator.set_listening(True, self.clock())
 
     async def _on_plugin_command(self, e: ev.PluginCommand) -> None:
-        if e.command == "say" and isinstance(e.args.get("text"), str):
-            await self.bus.publish(ev.UserText(text=e.args["text"]))
+        handler = self._commands.get(e.command)
+        if handler is not None:
+            await handler(e.args)
+
+    async def _cmd_user_text(self, args: dict[str, Any]) -> None:
+        await self.bus.publish(ev.UserText(text=str(args.get("text", ""))))
+
+    async def _cmd_touched(self, args: dict[str, Any]) -> None:
+        strength = float(args.get("strength", 0.5))
+        how = "firmly" if strength > 0.7 else "gently" if strength < 0.3 else ""
+        await self.bus.publish(ev.UserText(text=f"(The user {how} touches your {args.get('where', 'head')}.)".replace("  ", " ")))
+
+    async def _cmd_say(self, args: dict[str, Any]) -> None:
+        """Speak the given text verbatim, with the emotion the agent shows now."""
+        from agent.llm.sentences import split_sentences
+        from persona.emotion import Emotion
+
+        text = str(args.get("text", "")).strip()
+        if not text or (self._reply is not None and not self._reply.done()):
+            return
+        emotion = self.responder.emotion or Emotion.neutral()
+
+        async def one() -> AsyncIterator[str]:
+            yield text
+
+        self._reply = self.owner.spawn(self.responder.speak(split_sentences(one()), emotion), "say")
+
+    async def _cmd_set_emotion(self, args: dict[str, Any]) -> None:
+        from persona.emotion import parse_emotion
+
+        emotion = parse_emotion(str(args.get("emotion", "neutral")))
+        engine = getattr(self.parts.dialogue, "engine", None)
+        if engine is not None and hasattr(engine, "state"):
+            engine.state = emotion
+        await self.responder.show_emotion(emotion)
 
     # ------------------------------------------------------------------ speech taps
     def _on_chunk(self, chunk: Any, start: float) -> None:
@@ -260,6 +298,8 @@ class Session:
     def _on_cut(self, t: float) -> None:
         if self.parts.recording is not None:
             self.parts.recording.cut(t)
+        if self.parts.plugins is not None:
+            self.parts.plugins.flush()  # speech not yet delivered to a robot is never played
 
     def _collect_latency(self, event: ev.Event) -> None:
         if isinstance(event, ev.StageLatency):

@@ -161,3 +161,24 @@ async def test_a_stuck_stage_cannot_hold_shutdown(espeak, no_leaked_tasks):
         if "hearing" in t.get_name():
             t.cancel()
             await asyncio.gather(t, return_exceptions=True)
+
+
+async def test_plugin_commands_say_and_set_emotion(espeak, no_leaked_tasks):
+    parts = make_parts(espeak, ["unused"], realtime=False)
+    bus = EventBus()
+    seen = await collect(bus)
+    session = Session(parts, bus=bus, say=lambda s: None)
+    runner = asyncio.ensure_future(session.run())
+    await asyncio.sleep(0.02)
+    await bus.publish(ev.PluginCommand(plugin="ws", command="set_emotion",
+                                       args={"emotion": "sadness:0.5"}))
+    await bus.publish(ev.PluginCommand(plugin="ws", command="say", args={"text": "Hello robot."}))
+    while not any(isinstance(e, ev.UtteranceEnded) for e in seen):
+        await asyncio.sleep(0.01)
+    await bus.publish(ev.Stop())
+    await asyncio.wait_for(runner, 5)
+    emotions = [e for e in seen if isinstance(e, ev.AgentEmotion)]
+    assert emotions and emotions[0].label == "sadness"
+    started = next(e for e in seen if isinstance(e, ev.UtteranceStarted))
+    assert started.text == "Hello robot."
+    assert parts.dialogue.committed == []  # verbatim speech is not a dialogue turn
