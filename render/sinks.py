@@ -94,11 +94,9 @@ class VideoFileSink:
         self._video = self._container.add_stream("libx264", rate=self.fps)
         self._video.width, self._video.height = width, height
         self._video.pix_fmt = "yuv420p"
-        self._video.time_base = 1 / self.fps
         self._video.options = {"crf": str(crf), "preset": preset}
         self._audio = self._container.add_stream("aac", rate=self.sample_rate)
         self._audio.layout = "mono"
-        self._audio.time_base = Fraction(1, self.sample_rate)
         self._samples = 0  # audio samples written so far (the audio clock of the file)
         self._closed = False
 
@@ -119,7 +117,6 @@ class VideoFileSink:
         for img, tick in self._pacer.push(frame, t):
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
             vf.pts = tick
-            vf.time_base = self._video.time_base
             for packet in self._video.encode(vf):
                 self._container.mux(packet)
 
@@ -141,7 +138,6 @@ class VideoFileSink:
         af = av.AudioFrame.from_ndarray(np.clip(audio, -1, 1)[None, :], format="flt", layout="mono")
         af.sample_rate = self.sample_rate
         af.pts = self._samples
-        af.time_base = self._audio.time_base
         self._samples += audio.size
         for packet in self._audio.encode(af):
             self._container.mux(packet)
