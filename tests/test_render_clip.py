@@ -59,3 +59,22 @@ def test_same_seed_same_pixels(tmp_path) -> None:
 def test_no_chunks_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(UserError, match="no speech"):
         render_clip(get_persona("tutor"), [], Emotion.neutral(), tmp_path / "x.mp4")
+
+
+@pytest.mark.slow
+def test_agent_say_writes_an_mp4_whose_audio_and_video_match(tmp_path, capsys) -> None:
+    from agent.cli import main
+
+    path = tmp_path / "say.mp4"
+    assert main(["say", "--persona", "coach", "--text", "Great job today. Keep going!",
+                 "--emotion", "joy", "--output", str(path)]) == 0
+    with av.open(str(path)) as c:
+        fps = float(c.streams.video[0].average_rate)
+        frames = sum(1 for _ in c.decode(video=0))
+    with av.open(str(path)) as c:
+        rate = c.streams.audio[0].rate
+        samples = sum(f.samples for f in c.decode(audio=0))
+    assert frames > fps  # over a second of speech
+    assert abs(samples / rate - frames / fps) <= 1 / fps
+    offset, corr = av_offset(path)
+    assert corr > 0.3 and abs(offset) <= 0.06
