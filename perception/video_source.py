@@ -165,7 +165,12 @@ class CameraSource(LatestFrameSource):
                  clock: Callable[[], float] = time.monotonic) -> None:
         import cv2
 
-        cap = cv2.VideoCapture(index)
+        level = cv2.utils.logging.getLogLevel()
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our line says it better
+        try:
+            cap = cv2.VideoCapture(index)
+        finally:
+            cv2.utils.logging.setLogLevel(level)
         if not cap.isOpened():
             cap.release()
             raise DeviceUnavailable(f"no camera at index {index}: plug one in, choose another "
