@@ -225,7 +225,7 @@ class AvatarRenderer:
         elif st.haircut == "bun":
             reg = self._region(np.zeros(rig.n), np.full(rig.n, 0.34), st.head_w + 0.05, 0.46)
             u, v = self._uv(reg)
-            d = sdf.circle(u - bx * 0.5, v - 0.585, 0.14)
+            d = sdf.circle(u - bx * 0.5, v - 0.565, 0.16)
             d = sdf.smin(d, sdf.ellipse(u - bx, v - 0.10, st.head_w + 0.02, 0.5), 0.05)
         else:
             return
@@ -534,7 +534,9 @@ class AvatarRenderer:
             self._paint(reg, sdf.coverage(teeth_l, self.aa) * a_in * t(np.clip(jaw * 3 - 0.3, 0, 1) * 0.9),
                         self._colour(TEETH, 0.93))
             if float(tongue.max()) > 0.01:  # out over the lower lip and teeth
-                out = t(np.clip(tongue * 4, 0, 1)) * sdf.coverage(ly - (yli + 0.01), self.aa)
+                reach = t(0.11 * tongue)  # how far past the lower lip the tongue shows
+                out = t(np.clip(tongue * 4, 0, 1)) * sdf.coverage(ly - (yli + 0.01), self.aa) \
+                    * sdf.coverage((yli - reach) - ly, self.aa)
                 a_t = sdf.coverage(dt, self.aa) * out
                 self._paint(reg, a_t, self._colour(TONGUE))
                 groove = torch.maximum((lx - t((cl + cr) / 2)).abs() - 0.002, ly - t(ty + 0.012))
@@ -564,7 +566,7 @@ class AvatarRenderer:
         chin = sdf.soft_disc(lx - t((cl + cr) / 2), ly - (t(-gap_l - tl) - 0.045), 0.045)
         self._paint(reg, chin * t(np.clip(0.35 * shrug_l, 0, 0.35)), self._colour(st.skin, 0.7))
         if st.beard:
-            must = torch.maximum(torch.maximum(ly - (yuo + 0.032), yuo - 0.004 - ly), ds - 0.02)
+            must = torch.maximum(torch.maximum(ly - (yuo + 0.03), yuo + 0.003 - ly), ds - 0.012)
             self._paint(reg, sdf.coverage(must, self.aa) * 0.95, self._colour(st.hair, 1.2))
 
     def _freckles(self) -> None:
