@@ -128,6 +128,8 @@ class Seeing:
         self.clock = clock
         self.speech_active = False
         self.frames = 0
+        self.errors = 0  # consecutive frames the analyser failed on
+        self.max_errors = 30
         self.latencies: deque[float] = deque(maxlen=300)
         self._latest: FaceAnalysis | None = None
         self._last_affect_t: float | None = None
@@ -150,8 +152,16 @@ class Seeing:
             frame = await self.source.recv()
             if frame is None:
                 break
-            analysis = await asyncio.to_thread(self.analyzer.analyze, frame.image, frame.t,
-                                               self.speech_active)
+            try:
+                analysis = await asyncio.to_thread(self.analyzer.analyze, frame.image, frame.t,
+                                                   self.speech_active)
+            except (ValueError, RuntimeError) as e:  # one bad frame must not end the session
+                self.errors += 1
+                if self.errors > self.max_errors:
+                    raise
+                log.warning("face analysis failed on a frame (%s); skipping it", type(e).__name__)
+                continue
+            self.errors = 0
             self.frames += 1
             self.latencies.append(analysis.seconds)
             self._latest = analysis

@@ -53,6 +53,26 @@ async def test_speech_events_reach_the_active_face_choice(no_leaked_tasks):
     assert analyzer.closed and seeing.latest_face_state() is None
 
 
+class FlakyAnalyzer(FakeAnalyzer):
+    def analyze(self, image, t, speech_active=False):
+        if t < 0.25:
+            raise RuntimeError("odd frame")
+        return super().analyze(image, t, speech_active)
+
+
+async def test_a_frame_the_analyser_fails_on_is_skipped_not_fatal(no_leaked_tasks):
+    seeing = Seeing(EventBus(), ImageSource(F.canvas(), repeat=5, fps=10), FlakyAnalyzer())
+    seeing.max_errors = 3
+    await seeing.run()
+    assert seeing.frames == 2  # t = 0.3, 0.4
+    broken = Seeing(EventBus(), ImageSource(F.canvas(), repeat=5, fps=10), FlakyAnalyzer())
+    broken.max_errors = 1
+    with pytest.raises(RuntimeError):
+        await broken.run()
+    await seeing.aclose()
+    await broken.aclose()
+
+
 def test_mirrored_swaps_sides_and_turns():
     s = FaceState(weights=weights_from({"eyeBlinkLeft": 1.0, "mouthSmileRight": 0.5, "jawLeft": 0.3,
                                         "browInnerUp": 0.4}),
