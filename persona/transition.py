@@ -1,0 +1,212 @@
+"""Personality-affected emotion transition (after Wen et al., Findings of ACL 2021).
+
+``response VAD = preceding + P ⊙ Δ``: Δ is the change the context calls for (MiniLM embeddings
+and text VAD of the agent's previous and the user's utterance, and the user's perceived VAD);
+P = 1 + tanh(W·T + b) is the persona's temperament T (Mehrabian, ``persona.temperament``)
+through a learned 3×3 adaptation. A classifier over [context, preceding emotion, response VAD,
+temperament, preceding × temperament] names the response label. The head is trained on PELD
+(``scripts/train_peld.py``) and runs here in numpy: an ensemble whose probabilities are averaged.
+
+:class:`EmotionEngine` is the runtime: it adds the persona's mood (decay, contagion:
+``persona.mood``) around the learned step.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from perception.affect import AffectEstimate
+from persona.config import Persona
+from persona.context_encoder import Context, ContextEncoder
+from persona.emotion import LABELS, PROTOTYPE_MATRIX, PROTOTYPES, Emotion, nearest_label
+from persona.heads import gelu, load
+from persona.mood import Mood, MoodDynamics, contagion, relax
+from persona.temperament import temperament
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------------------ the head
+
+
+class TransitionHead:
+    """The trained ensemble. ``personality=False`` loads the ablation (P ≡ 1, no temperament)."""
+
+    def __init__(self, personality: bool = True) -> None:
+        prefix = "full_" if personality else "base_"
+        z = load("transition")
+        self.personality = personality
+        self._w = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
+        if not self._w:
+            raise ValueError(f"transition head has no {prefix!r} weights; run scripts/train_peld.py")
+
+    def __call__(self, ctx: Context, pre_vad: np.ndarray, pre_label: np.ndarray,
+                 temper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities ``(N, 7)`` and response VAD ``(N, 3)`` (ensemble means).
+
+        ``pre_label``: index into :data:`LABELS` of the preceding emotion, ``temper`` (N, 3).
+        """
+        w = self._w
+        onehot = np.eye(7, dtype=np.float32)[pre_label]
+        x = np.hstack([ctx.agent, ctx.user, pre_vad, onehot, ctx.agent_vad, ctx.user_vad]).astype(np.float32)
+        h = gelu(np.einsum("nd,kdh->knh", x, w["w1"]) + w["b1"][:, None, :])
+        delta = np.tanh(np.einsum("knh,kho->kno", h, w["wd"]) + w["bd"][:, None, :])
+        if self.personality:
+            p = 1.0 + np.tanh(np.einsum("nd,kdo->kno", temper, w["wa"]) + w["ba"][:, None, :])
+        else:
+            p = np.ones_like(delta)
+        r = np.clip(pre_vad[None] + p * delta, -1.0, 1.0)
+        k = len(h)
+        parts = [h, r, np.broadcast_to(onehot, (k, *onehot.shape))]
+        if self.personality:
+            cross = (onehot[:, :, None] * temper[:, None, :]).reshape(len(onehot), -1)
+            parts += [np.broadcast_to(temper, (k, *temper.shape)), np.broadcast_to(cross, (k, *cross.shape))]
+        logits = np.einsum("knd,kdc->knc", np.concatenate(parts, axis=2), w["wc"]) + w["bc"][:, None, :]
+        logits -= logits.max(axis=2, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=2, keepdims=True)
+        return probs.mean(0), r.mean(0)
+
+
+# ------------------------------------------------------------------------------ PELD data
+
+
+@dataclass(frozen=True, slots=True)
+class PeldRows:
+    context: Context
+    pre: np.ndarray  # (N,) index of the preceding emotion (Emotion_1)
+    pre_vad: np.ndarray  # (N, 3) its prototype
+    traits: np.ndarray  # (N, 5) O C E A N
+    label: np.ndarray  # (N,) index of the response emotion (Emotion_3)
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+
+def read_peld(path: str | Path, limit: int | None = None, cached: bool = True,
+              encoder: ContextEncoder | None = None) -> PeldRows:
+    """A PELD split (TSV: Utterance_1..3, Emotion_1..3, Personality) ready for the head."""
+    from agent.errors import UserError
+
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such PELD file; pass --peld PATH/peld_valid.tsv "
+                        f"or set AGENT_DATA_DIR") from None
+    need = {"Utterance_1", "Utterance_2", "Emotion_1", "Emotion_3", "Personality"}
+    if not rows or not need <= set(rows[0]):
+        raise UserError(f"{path}: not a PELD TSV (needs columns {', '.join(sorted(need))})")
+    rows = rows[:limit] if limit else rows
+    encoder = encoder or ContextEncoder()
+    ctx = encoder.encode([r["Utterance_1"] for r in rows], [r["Utterance_2"] for r in rows], cached=cached)
+    pre = np.array([LABELS.index(r["Emotion_1"]) for r in rows], dtype=np.int64)
+    return PeldRows(ctx, pre, PROTOTYPE_MATRIX[pre].copy(),
+                    np.array([json.loads(r["Personality"]) for r in rows], dtype=np.float32),
+                    np.array([LABELS.index(r["Emotion_3"]) for r in rows], dtype=np.int64))
+
+
+def f1_scores(gold: np.ndarray, pred: np.ndarray, k: int = 7) -> np.ndarray:
+    out = np.zeros(k)
+    for c in range(k):
+        tp = int(((pred == c) & (gold == c)).sum())
+        fp = int(((pred == c) & (gold != c)).sum())
+        fn = int(((pred != c) & (gold == c)).sum())
+        out[c] = 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+    return out
+
+
+def macro_f1(gold: np.ndarray, pred: np.ndarray) -> float:
+    return float(f1_scores(gold, pred).mean())
+
+
+def scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    f1 = f1_scores(gold, pred)
+    support = np.bincount(gold, minlength=7) / max(1, len(gold))
+    return {"accuracy": float((gold == pred).mean()), "macro_f1": float(f1.mean()),
+            "weighted_f1": float((f1 * support).sum())}
+
+
+# ------------------------------------------------------------------------------ runtime
+
+
+def _consistent(vad: np.ndarray, label: str) -> np.ndarray:
+    """``vad`` moved toward ``label``'s prototype just far enough to be nearest to it.
+
+    The label is the classifier's (the one PELD scores); the VAD keeps the transition's
+    continuous, persona-dependent position wherever it already agrees.
+    """
+    proto = np.asarray(PROTOTYPES[label])
+    for s in np.linspace(0.0, 1.0, 21):
+        point = vad + s * (proto - vad)
+        if nearest_label(point) == label:
+            return point
+    return proto
+
+
+class EmotionEngine:
+    """The persona's feelings over a conversation.
+
+    ``respond`` chooses the response emotion for a user turn; ``decay`` lets the emotion and mood
+    relax between turns. Times are seconds on one monotonic clock (injected: tests use virtual
+    time). Blocking (embeds text): call ``respond`` from a worker thread in a session.
+    """
+
+    def __init__(self, persona: Persona, encoder: ContextEncoder | None = None,
+                 head: TransitionHead | None = None) -> None:
+        self.persona = persona
+        self.dyn = MoodDynamics.from_persona(persona)
+        self.mood = Mood(self.dyn)
+        self.encoder = encoder or ContextEncoder()
+        self.head = head or TransitionHead(personality=True)
+        self.temperament = temperament(persona.traits.as_tuple()).astype(np.float32)
+        self.state = Emotion.from_vad(self.dyn.baseline)
+        self._t: float | None = None
+
+    def decay(self, now: float) -> Emotion:
+        """The emotion after relaxing toward the mood (and the mood toward the baseline) until ``now``."""
+        if self._t is None or now <= self._t:
+            self._t = now if self._t is None else self._t
+            return self.state
+        dt = now - self._t
+        self._t = now
+        mood = self.mood.decay(dt)
+        vad = relax(np.asarray(self.state.vad, dtype=np.float64), mood, dt, self.dyn.emotion_half_life)
+        # relaxing keeps the label only while it is still the nearest prototype
+        self.state = Emotion.from_vad(vad)
+        return self.state
+
+    def respond(self, user_text: str, user_affect: AffectEstimate | None = None,
+                agent_prev_text: str = "", now: float = 0.0) -> Emotion:
+        preceding = self.decay(now)
+        ctx = self.encoder.encode([agent_prev_text], [user_text])
+        if user_affect is not None and user_affect.confidence > 0.0:
+            user_vad = np.asarray(user_affect.vad, dtype=np.float64)
+            confidence = float(user_affect.confidence)
+            # the fused estimate stands in for the words' VAD when it is more certain
+            ctx = Context(ctx.agent, ctx.user, ctx.agent_vad, np.asarray([user_vad], dtype=np.float32))
+        else:
+            user_vad = ctx.user_vad[0].astype(np.float64)
+            confidence = 0.5 if user_text.strip() else 0.0
+        caught = contagion(np.asarray(preceding.vad, dtype=np.float64), user_vad, confidence, self.dyn)
+        pre_label = LABELS.index(nearest_label(caught))
+        probs, r = self.head(ctx, caught[None].astype(np.float32), np.array([pre_label]),
+                             self.temperament[None])
+        label = LABELS[int(np.argmax(probs[0]))]
+        # what the persona catches from the user stays in the response beyond the learned step
+        vad = np.clip(r[0] + (caught - np.asarray(preceding.vad)) * 0.5, -1.0, 1.0)
+        vad = _consistent(vad, label)
+        self.state = Emotion.from_vad(vad)
+        if self.state.label != label:  # a tie on the boundary: the classifier's label wins
+            self.state = Emotion(self.state.vad, label, self.state.intensity)
+        self.mood.absorb(np.asarray(self.state.vad))
+        self._t = now
+        log.debug("emotion transition: %s -> %s", preceding.label, label)
+        return self.state

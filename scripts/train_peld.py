@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""Train the personality-affected emotion transition head on PELD (Wen et al. 2021).
+
+Each PELD row is (agent's utterance, user's utterance, agent's response) with the agent's
+Big Five and an emotion label per utterance. The head reads the context (MiniLM embeddings and
+EmoBank text VAD of the first two utterances, see ``persona.context_encoder``), the preceding
+emotion, and the temperament (Mehrabian), and predicts
+``response VAD = preceding + P ⊙ Δ`` (P = 1 + tanh(3×3 adaptation of the temperament)) plus the
+response label from a classifier over [context features, preceding emotion, response VAD,
+temperament, preceding × temperament]. Loss: class-weighted cross-entropy (PELD is 43% neutral;
+weights (1/freq)^alpha) + squared error of the VAD to the label's prototype.
+
+The same script trains the ablation "transition without personality" (P ≡ 1, no temperament
+inputs) with the same procedure, so ``agent bench emotion`` can compare them in one run. Train
+split for fitting, valid split for choosing the epoch of each ensemble member; the test split
+is kept apart.
+
+    python scripts/train_peld.py [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from persona.heads import data_dir  # noqa: E402
+from persona.transition import PeldRows, macro_f1, read_peld  # noqa: E402
+
+
+def tensors(rows: PeldRows):  # noqa: ANN201 - torch types stay inside this script
+    import torch
+
+    from persona.temperament import temperament
+
+    ctx = rows.context
+    return [torch.from_numpy(np.hstack([ctx.agent, ctx.user]).astype(np.float32)),
+            torch.from_numpy(rows.pre_vad), torch.eye(7)[torch.from_numpy(rows.pre)],
+            torch.from_numpy(np.hstack([ctx.agent_vad, ctx.user_vad]).astype(np.float32)),
+            torch.from_numpy(temperament(rows.traits).astype(np.float32))]
+
+
+def build(persona: bool, hidden: int):  # noqa: ANN201
+    import torch
+    from torch import nn
+
+    class Head(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.drop = nn.Dropout(0.5)
+            self.l1 = nn.Linear(768 + 3 + 7 + 6, hidden)
+            self.d = nn.Linear(hidden, 3)
+            self.adapt = nn.Linear(3, 3)
+            nn.init.zeros_(self.adapt.weight)
+            nn.init.zeros_(self.adapt.bias)
+            self.cls = nn.Linear(hidden + 3 + 7 + (3 + 21 if persona else 0), 7)
+
+        def forward(self, e, pre, oh, u, temp):  # noqa: ANN001, ANN202
+            h = nn.functional.gelu(self.l1(torch.cat([self.drop(e), pre, oh, u], 1)), approximate="tanh")
+            d = torch.tanh(self.d(h))
+            p = 1 + torch.tanh(self.adapt(temp)) if persona else torch.ones_like(d)
+            r = torch.clamp(pre + p * d, -1, 1)
+            z = [nn.functional.dropout(h, 0.2, self.training), r, oh]
+            if persona:
+                z += [temp, (oh[:, :, None] * temp[:, None, :]).flatten(1)]
+            return self.cls(torch.cat(z, 1)), r
+
+    return Head()
+
+
+def export(model, persona: bool) -> dict[str, np.ndarray]:  # noqa: ANN001
+    out = {"w1": model.l1.weight.detach().numpy().T, "b1": model.l1.bias.detach().numpy(),
+           "wd": model.d.weight.detach().numpy().T, "bd": model.d.bias.detach().numpy(),
+           "wc": model.cls.weight.detach().numpy().T, "bc": model.cls.bias.detach().numpy()}
+    if persona:
+        out |= {"wa": model.adapt.weight.detach().numpy().T, "ba": model.adapt.bias.detach().numpy()}
+    return {k: v.copy() for k, v in out.items()}
+
+
+def train_member(tr: PeldRows, va: PeldRows, persona: bool, seed: int, args: argparse.Namespace):  # noqa: ANN201
+    import torch
+    from torch import nn
+
+    from persona.emotion import PROTOTYPE_MATRIX
+
+    torch.manual_seed(seed)
+    xtr, xva = tensors(tr), tensors(va)
+    ytr = torch.from_numpy(tr.label)
+    proto = torch.from_numpy(PROTOTYPE_MATRIX)
+    model = build(persona, args.hidden)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
+    counts = np.bincount(tr.label, minlength=7)
+    weight = torch.tensor((counts.sum() / counts / 7) ** args.alpha, dtype=torch.float32)
+    gen = torch.Generator().manual_seed(seed)
+    best: tuple[float, int, dict[str, np.ndarray]] = (-1.0, -1, {})
+    for epoch in range(args.epochs):
+        model.train()
+        perm = torch.randperm(len(ytr), generator=gen)
+        for i in range(0, len(ytr), 64):
+            b = perm[i:i + 64]
+            opt.zero_grad()
+            logits, r = model(*[x[b] for x in xtr])
+            loss = (nn.functional.cross_entropy(logits, ytr[b], weight=weight)
+                    + args.vad_weight * ((r - proto[ytr[b]]) ** 2).sum(1).mean())
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            score = macro_f1(va.label, model(*xva)[0].argmax(1).numpy())
+        if score > best[0]:
+            best = (score, epoch, export(model, persona))
+    return best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=None, help="folder with peld_train.tsv and peld_valid.tsv")
+    ap.add_argument("--out", type=Path, default=REPO / "persona" / "heads" / "transition.npz")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--members", type=int, default=4)
+    ap.add_argument("--hidden", type=int, default=48)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--alpha", type=float, default=0.8, help="class weight exponent")
+    ap.add_argument("--vad-weight", type=float, default=1.0)
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(2)
+    folder = args.data or data_dir() / "peld"
+    paths = [folder / "peld_train.tsv", folder / "peld_valid.tsv"]
+    for p in paths:
+        if not p.exists():
+            print(f"train_peld: {p} not found; set AGENT_DATA_DIR or pass --data", file=sys.stderr)
+            return 2
+    t0 = time.time()
+    tr, va = (read_peld(p, cached=True) for p in paths)
+    print(f"encoded {len(tr)} train + {len(va)} valid windows in {time.time() - t0:.1f}s")
+
+    arrays: dict[str, np.ndarray] = {}
+    meta: dict[str, object] = {"seed": args.seed, "members": args.members, "hidden": args.hidden,
+                               "epochs": args.epochs, "alpha": args.alpha, "vad_weight": args.vad_weight}
+    for variant, persona in (("full", True), ("base", False)):
+        members = []
+        for k in range(args.members):
+            score, epoch, w = train_member(tr, va, persona, args.seed * 100 + k, args)
+            members.append(w)
+            print(f"{variant} member {k}: epoch {epoch}, valid macro-F1 {score:.4f}", flush=True)
+        for key in members[0]:
+            arrays[f"{variant}_{key}"] = np.stack([m[key] for m in members]).astype(np.float16)
+        meta[f"{variant}_epochs"] = len(members)
+    np.savez_compressed(args.out, **arrays)
+    args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
