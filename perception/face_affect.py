@@ -141,11 +141,12 @@ def face_crop(image: np.ndarray, face: FaceObservation, size: int, margin: float
 
 # ------------------------------------------------------------------ quality
 
-# Landmarks on bare skin (cheeks, forehead, nose, chin, around the mouth and under the eyes):
-# an occluder changes their colour relative to the rest of the face.
-_SKIN_POINTS = (10, 151, 9, 108, 337, 67, 297, 6, 197, 195, 5, 4, 50, 280, 205, 425, 187, 411,
-                123, 352, 118, 347, 119, 348, 18, 83, 313, 202, 422, 32, 262, 212, 432, 152,
-                175, 199, 200, 377, 148, 172, 397, 136, 365, 164, 167, 393)
+# Landmarks on bare skin well inside the face outline (mid forehead, nose, cheeks, under the
+# eyes, around the mouth, the chin above its edge): an occluder changes their colour relative
+# to the rest of the face. Outline points are left out: they sample hair, neck or background.
+_SKIN_POINTS = (151, 9, 108, 337, 6, 197, 195, 5, 4, 50, 280, 205, 425, 187, 411, 123, 352,
+                118, 347, 119, 348, 18, 83, 313, 202, 422, 32, 262, 212, 432, 199, 200, 164,
+                167, 393)
 
 
 @dataclass(frozen=True, slots=True)

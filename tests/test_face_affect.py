@@ -179,7 +179,7 @@ def test_confidence_falls_in_the_dark(models):
 def test_confidence_falls_when_the_mouth_is_covered(models):
     for image, box in ((F.astronaut(), (190, 130, 262, 178)), (F.grace_hopper(), (200, 250, 330, 330))):
         clear, covered = read(models, image), read(models, F.occlude(image, box))
-        assert covered.quality.occlusion > 0.5 and covered.confidence < 0.3 * clear.confidence
+        assert covered.quality.occlusion > 0.35 and covered.confidence < 0.3 * clear.confidence
 
 
 @pytest.mark.slow
