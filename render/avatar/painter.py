@@ -150,7 +150,9 @@ class AvatarRenderer:
         self._hair_back()
         self._ears(front=False)
         self._head()
-        self._ears(front=True)
+        covered = self.style.haircut in ("long", "bob")  # hair hangs over the ears
+        if covered:
+            self._ears(front=True)
         self._cheeks()
         if self.style.beard:
             self._beard()
@@ -161,6 +163,8 @@ class AvatarRenderer:
         if self.style.accessory == "freckles":
             self._freckles()
         self._hair_front()
+        if not covered:  # a turned head shows its near ear in front of short hair
+            self._ears(front=True)
         if self.style.accessory == "glasses":
             self._glasses()
         if self.style.accessory == "headband":
@@ -608,6 +612,8 @@ class AvatarRenderer:
         else:  # buzz
             window = sdf.ellipse(fu, fv + 0.02, st.head_w * 1.12, 0.35)
         d = torch.maximum(cap, -window)
+        if cut in ("crop", "buzz"):  # short hair stops at the temples
+            d = torch.maximum(d, -(v - 0.0))
         alpha = sdf.coverage(d, self.aa) * (0.8 if cut == "buzz" else 1.0)
         shade = 0.75 + 0.3 * (-(u + 0.1) * 1.2 + (v - 0.2) * 1.5).clamp(-0.5, 0.8)
         self._paint(reg, alpha, self._colour(st.hair) * shade.unsqueeze(1))
