@@ -80,10 +80,20 @@ class LatestFrameSource:
         except BaseException as e:  # surfaced to the consumer by recv()
             self._error = e
         finally:
+            self._release_once()  # in this thread: the device or decoder is never used by two
             with self._cond:
                 self._ended = True
                 self._cond.notify_all()
             self._wake()
+
+    def _release_once(self) -> None:
+        with self._cond:
+            release, self._release = self._release, None
+        if release is not None:
+            try:
+                release()
+            except Exception:  # releasing a device that already went away
+                log.debug("%s: release failed", self.name, exc_info=True)
 
     def _wake(self) -> None:
         for loop, event in list(self._waiters):
@@ -143,16 +153,13 @@ class LatestFrameSource:
             log.warning("%s reader did not stop within 2 s", self.name)
 
     def close(self) -> None:
+        """Stop reading; the reader thread releases the device after its current read."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         self._wake()
-        if self._release is not None:
-            release, self._release = self._release, None
-            try:
-                release()
-            except Exception:  # releasing a device that already went away
-                log.debug("%s: release failed", self.name, exc_info=True)
+        if not self._thread.is_alive():
+            self._release_once()
 
 
 # -------------------------------------------------------------------- concrete sources

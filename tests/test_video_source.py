@@ -136,3 +136,14 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
 def test_a_missing_camera_names_the_fix():
     with pytest.raises(DeviceUnavailable, match=r"no camera at index 57.*--camera N.*--input-video"):
         CameraSource(57)
+
+
+async def test_the_reader_thread_releases_the_device_once(no_leaked_tasks):
+    released: list[str] = []
+    produced, release = threading.Event(), threading.Event()
+    src = LatestFrameSource(_counting_reader(3, produced, release), close=lambda: released.append(threading.current_thread().name))
+    assert await asyncio.to_thread(produced.wait, 5)
+    src.close()
+    release.set()
+    await src.aclose()
+    assert released == ["video-reader"]
