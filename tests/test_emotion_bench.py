@@ -1,0 +1,28 @@
+"""``agent bench emotion --quick`` runs end to end on the real heads and reports every baseline."""
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_quick_bench_reports_model_and_baselines():
+    from agent.bench.emotion import QUICK_ROWS, run
+    from agent.bench.report import BenchOptions
+
+    suite = run(BenchOptions(quick=True))
+    names = {f.name for f in suite.figures}
+    for who in ("majority class", "copy preceding emotion", "transition without personality",
+                "full model (transition + personality)"):
+        for metric in ("accuracy", "macro_f1", "weighted_f1"):
+            assert f"{who}: {metric}" in names
+    assert all(0.0 <= f.value <= 1.0 for f in suite.figures)
+    assert str(QUICK_ROWS) in " ".join(suite.notes)
+
+
+def test_missing_file_is_one_line():
+    from agent.bench.emotion import run
+    from agent.bench.report import BenchOptions
+    from agent.errors import UserError
+
+    with pytest.raises(UserError, match="no such PELD file"):
+        run(BenchOptions(peld="/nonexistent/peld.tsv"))
