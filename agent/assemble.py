@@ -81,6 +81,8 @@ async def build_parts(persona: Persona, opts: RunOptions, bus: EventBus) -> Part
         notices.append(f"no virtual camera and no display: recording the session to {record}")
     if record is not None:
         parts.recording = Recording(record, opts.fps, opts.size, sample_rate=tts.sample_rate)
+    _progress("warming up the models")
+    await warm_up(parts)
     if opts.plugins or persona.plugins:
         from plugins.host import PluginHost
 
@@ -149,3 +151,30 @@ def _live_sinks(opts: RunOptions, notices: list[str]) -> list[Any]:
         except (DeviceUnavailable, UserError) as e:
             notices.append(str(e))
     return sinks
+
+
+async def warm_up(parts: Parts) -> None:
+    """Run each model once before the user speaks, so the first turn is as fast as the rest
+    (lazy loads, first-call allocations, the LLM's fixed prompt prefix)."""
+    import asyncio
+
+    import numpy as np
+
+    from agent.llm.base import Message
+    from agent.tts import Prosody
+    from render.face_state import FaceState
+
+    def models() -> None:
+        parts.text_affect.estimate("Hello there, how are you?", 0.0)
+        for _ in parts.tts.synthesize("Hello.", Prosody.of_voice(parts.persona.voice)):
+            pass
+        if parts.hearing is not None:
+            parts.hearing.asr.transcribe(np.zeros(16000, dtype=np.float32), 0.0)
+        if parts.renderer is not None:
+            parts.renderer.render([FaceState()])
+
+    await asyncio.to_thread(models)
+    llm = parts.dialogue.llm
+    async for _ in llm.stream([Message("system", parts.persona.system_prompt), Message("user", "Hi")],
+                              max_tokens=2):
+        pass

@@ -212,10 +212,11 @@ class TurnLatency(Event):
     """Per-turn latency split (seconds), published when a reply ends."""
 
     turn: int
-    end_of_turn: float | None = None
+    vad_stop: float | None = None
     transcript: float | None = None
+    end_of_turn: float | None = None
     emotion: float | None = None
-    llm_first_token: float | None = None
+    llm_first_sentence: float | None = None
     first_audio: float | None = None
     total: float | None = None
 

@@ -26,17 +26,18 @@ _utterance_ids = itertools.count(1)
 class TurnTimes:
     """Session-clock stamps of one turn, for latency reports."""
 
-    speech_end: float | None = None  # end of the user's speech (input clock mapped to session)
+    speech_end: float | None = None  # the user's speech really ended (input clock, mapped)
+    vad_stop: float | None = None  # voice activity detection declared the end of speech
+    transcript: float | None = None  # the transcript was ready
     decided: float | None = None  # end-of-turn decision
-    transcript: float | None = None
-    emotion: float | None = None
-    first_token: float | None = None
+    emotion: float | None = None  # the agent's emotion was chosen
+    first_token: float | None = None  # the LLM's first complete sentence
     first_audio: float | None = None  # first sample of the reply actually starts playing
-    stages: dict[str, float] = field(default_factory=dict)
 
     def spans(self) -> dict[str, float]:
-        order = [("end_of_turn", "speech_end", "decided"), ("transcript", "decided", "transcript"),
-                 ("emotion", "transcript", "emotion"), ("llm_first_token", "emotion", "first_token"),
+        order = [("vad_stop", "speech_end", "vad_stop"), ("transcript", "vad_stop", "transcript"),
+                 ("end_of_turn", "transcript", "decided"), ("emotion", "decided", "emotion"),
+                 ("llm_first_sentence", "emotion", "first_token"),
                  ("first_audio", "first_token", "first_audio"),
                  ("total", "speech_end", "first_audio")]
         out = {}

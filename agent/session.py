@@ -80,7 +80,7 @@ class Session:
         self._event_log: EventLog | None = None
         self._stop = asyncio.Event()
         self._reply: asyncio.Task[str] | None = None
-        self._times = TurnTimes()
+        self._heard = TurnTimes()  # stamps of the user's turn in progress
         self._input_done = False
         self.responder = Responder(
             bus=self.bus, clock=self.clock, dialogue=parts.dialogue, tts=parts.tts,
@@ -92,6 +92,8 @@ class Session:
         # One handler per event type: the only dispatch in the session.
         self._handlers: dict[type[ev.Event], Callable[[Any], Awaitable[None]]] = {
             ev.EndOfTurn: self._on_end_of_turn,
+            ev.UserSpeechEnded: self._on_speech_ended,
+            ev.Transcript: self._on_transcript,
             ev.UserText: self._on_user_text,
             ev.Interrupt: self._on_interrupt,
             ev.Stop: self._on_stop,
@@ -189,11 +191,18 @@ class Session:
         except ChannelClosed:
             pass
 
-    async def _on_end_of_turn(self, e: Any) -> None:
-        decided = self.clock.to_session(e.t)
-        # the silence the end-of-turn decision waited for, measured on the input clock
-        waited = max(0.0, e.decided_at - e.audio_end_t)
-        times = TurnTimes(speech_end=decided - waited, decided=decided, transcript=self.clock())
+    async def _on_speech_ended(self, e: ev.UserSpeechEnded) -> None:
+        self._heard.vad_stop = self.clock.to_session(e.t)
+
+    async def _on_transcript(self, e: ev.Transcript) -> None:
+        self._heard.transcript = self.clock.to_session(e.t)
+
+    async def _on_end_of_turn(self, e: ev.EndOfTurn) -> None:
+        times, self._heard = self._heard, TurnTimes()
+        times.decided = self.clock.to_session(e.t)
+        origin = getattr(getattr(self.parts.hearing, "source", None), "origin", None)
+        if origin is not None:  # the input clock mapped onto the session clock
+            times.speech_end = self.clock.to_session(origin + e.audio_end_t)
         await self._start_reply(e.text, times)
 
     async def _on_user_text(self, e: ev.UserText) -> None:
@@ -213,7 +222,6 @@ class Session:
         affect = self.parts.fusion.current(self.clock.t0 + self.clock())
         await self.bus.publish(ev.UserAffect(vad=tuple(affect.vad), confidence=affect.confidence,
                                              label=affect.label, cues=affect.cues))
-        self._times = times
         self._reply = self.owner.spawn(self._reply_and_report(text, affect, times), "reply")
 
     async def _reply_and_report(self, text: str, affect: Any, times: TurnTimes) -> str:

@@ -19,6 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write JSON (to PATH, or stdout when no PATH is given)")
     p.add_argument("--peld", metavar="FILE.tsv", help="PELD split for the emotion suite")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--soak-minutes", type=float, metavar="MIN", help="soak length (default 30)")
     common(p)
     p.set_defaults(func=run)
 
@@ -27,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
     from agent.bench.report import BenchOptions, write_json
 
     opts = BenchOptions(quick=args.quick, peld=args.peld, seed=args.seed,
-                        extra={"persona": args.persona, "config": args.config})
+                        extra={"persona": args.persona, "config": args.config,
+                               "soak_minutes": args.soak_minutes})
     names = SUITES if args.suite == "all" else (args.suite,)
     suites = []
     for name in names:

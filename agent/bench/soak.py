@@ -1,0 +1,101 @@
+"""Soak: a long scripted session at faster than real time. Reports memory growth, latency
+drift, late face frames and queue depths; nothing may grow without bound.
+
+Typed turns drive the real session (embedded LLM, emotion engine, espeak-ng speech, animator)
+with audio "played" on a virtual clock, so replies take only as long as they take to compute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from agent.bench.report import BenchOptions, Figure, Suite, Timing
+from agent.bench.latency import QUESTIONS
+
+DEFAULT_MINUTES = 30.0
+QUICK_MINUTES = 0.25
+
+
+def rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def _soak(minutes: float, persona_name: str, config: str | None) -> dict:
+    from agent import events as ev
+    from agent.audio_out import VirtualClockOutput
+    from agent.dialogue import Dialogue
+    from agent.llm import make_llm
+    from agent.bus import EventBus
+    from agent.session import Parts, Session
+    from agent.tts import make_tts
+    from perception.fusion import AffectFusion
+    from perception.text_affect import TextAffect
+    from persona.config import get_persona
+    from persona.transition import EmotionEngine
+    from render.animator import Animator
+
+    persona = get_persona(persona_name, config)
+    llm = await make_llm(persona.llm, persona_name=persona.display_name, backend="embedded",
+                         notice=lambda s: None, language=persona.language)
+    tts = make_tts(persona.voice.model_copy(update={"backend": "espeak"}), persona.language)
+    parts = Parts(persona=persona, dialogue=Dialogue(persona, llm, EmotionEngine(persona)), tts=tts,
+                  output=VirtualClockOutput(tts.sample_rate, realtime=False, keep_audio=False),
+                  animator=Animator(persona, fps=30, seed=0), text_affect=TextAffect(),
+                  fusion=AffectFusion())
+    bus = EventBus()
+    session = Session(parts, bus=bus, say=lambda s: None)
+    out: dict = {"rss": [], "latency": [], "depth": 0}
+    done = asyncio.Event()
+
+    def observe(e: ev.Event) -> None:
+        if isinstance(e, ev.TurnLatency) and e.first_audio is not None:
+            out["latency"].append((e.emotion or 0) + (e.llm_first_sentence or 0) + e.first_audio)
+            done.set()
+        out["depth"] = max(out["depth"], max(bus.depths().values(), default=0))
+
+    bus.observe(observe)
+    runner = asyncio.ensure_future(session.run())
+    deadline = time.monotonic() + minutes * 60
+    i = 0
+    while time.monotonic() < deadline:
+        done.clear()
+        await bus.publish(ev.UserText(text=QUESTIONS[i % len(QUESTIONS)]))
+        await asyncio.wait_for(done.wait(), 120)
+        out["rss"].append(rss_mb())
+        i += 1
+    await bus.publish(ev.Stop(reason="soak done"))
+    report = await runner
+    out.update(turns=i, frames=report.frames, late=report.late_frames,
+               animator_schedule=len(getattr(parts.animator, "_utterances", [])))
+    await llm.aclose()
+    return out
+
+
+def run(opts: BenchOptions) -> Suite:
+    minutes = QUICK_MINUTES if opts.quick else float(opts.extra.get("soak_minutes") or DEFAULT_MINUTES)
+    r = asyncio.run(_soak(minutes, opts.extra.get("persona") or "tutor", opts.extra.get("config")))
+    suite = Suite("soak", models={"llm": "embedded gemma-3-270m", "tts": "espeak-ng"})
+    third = max(1, len(r["rss"]) // 3)
+    lat = r["latency"]
+    suite.timings.append(Timing("turn latency (emotion → first audio)", lat, "s"))
+    suite.figures += [
+        Figure("minutes", minutes), Figure("turns", r["turns"]),
+        Figure("memory after warm-up", r["rss"][min(third, len(r["rss"]) - 1)], "MB"),
+        Figure("memory growth, first third → end", r["rss"][-1] - r["rss"][min(third, len(r["rss"]) - 1)], "MB"),
+        Figure("latency drift, last third / first third (median)",
+               _median(lat[-third:]) / max(1e-9, _median(lat[:third])), "x"),
+        Figure("face frames", r["frames"]), Figure("late face frames", r["late"]),
+        Figure("deepest queue seen", r["depth"]),
+    ]
+    return suite
+
+
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    return s[len(s) // 2] if s else 0.0
