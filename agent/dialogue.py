@@ -72,7 +72,8 @@ class Dialogue:
             system.append(f"What you notice about the user (not said aloud): {affect.cues}.")
         out = [Message("system", " ".join(system))]
         for user, reply in self.history:
-            out.append(Message("user", user))
+            if user:  # the greeting opens the history with no user turn
+                out.append(Message("user", user))
             if reply:
                 out.append(Message("assistant", reply))
         out.append(Message("user", user_text))

