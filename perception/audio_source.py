@@ -1,0 +1,280 @@
+"""Audio input behind one pulled interface: ``await source.recv()`` gives the next 32 ms frame.
+
+Every source delivers float32 mono at 16 kHz in frames of 512 samples (what silero-vad wants),
+timestamped on the *input clock*: seconds of audio captured since the source started, counted
+in samples so it never drifts. ``origin`` is the monotonic time of input t = 0, so
+``origin + frame.t`` puts a frame on the session's clock (the echo gate needs that).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from agent.errors import DeviceUnavailable, MissingDependency, UserError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+FRAME = 512  # samples: 32 ms at 16 kHz
+FRAME_S = FRAME / SAMPLE_RATE
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    samples: np.ndarray  # float32 mono, FRAME samples, 16 kHz
+    t: float  # start of the frame, seconds on the input clock
+
+    @property
+    def end(self) -> float:
+        return self.t + len(self.samples) / SAMPLE_RATE
+
+
+class AudioSource(Protocol):
+    origin: float
+
+    async def recv(self) -> AudioFrame | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Decode any common audio (or a video's audio track) to float32 mono 16 kHz."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"audio file not found: {path} (give an existing .wav/.flac/.mp3/.ogg/.mp4)")
+    try:
+        import soundfile as sf
+
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        return to_16k_mono(data, rate)
+    except Exception as sf_error:  # not a format libsndfile reads (mp3 in a container, m4a, mp4)
+        log.debug("soundfile could not read %s (%s); trying PyAV", path, sf_error)
+    return _load_with_av(path)
+
+
+def _load_with_av(path: Path) -> np.ndarray:
+    try:
+        import av
+    except ImportError:
+        raise MissingDependency("PyAV (to decode compressed audio)", "pip install av") from None
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise UserError(f"{path} has no audio track; give a file with sound")
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            parts = []
+            for frame in container.decode(audio=0):
+                for out in resampler.resample(frame):
+                    parts.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                parts.append(out.to_ndarray().reshape(-1))
+    except UserError:
+        raise
+    except Exception as e:
+        raise UserError(f"cannot decode {path}: {e.__class__.__name__}; convert it to .wav "
+                        "(e.g. ffmpeg -i IN -ar 16000 -ac 1 OUT.wav)") from None
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+def to_16k_mono(data: np.ndarray, rate: int) -> np.ndarray:
+    """(n,) or (n, channels) at ``rate`` → float32 mono 16 kHz (soxr, high quality)."""
+    data = np.asarray(data, dtype=np.float32)
+    mono = data.mean(axis=1) if data.ndim == 2 else data
+    if rate != SAMPLE_RATE:
+        import soxr
+
+        mono = soxr.resample(mono, rate, SAMPLE_RATE)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+# ---------------------------------------------------------------- file / array
+
+
+class ArrayAudioSource:
+    """Frames from audio already in memory: as fast as consumed, or paced at real time.
+
+    Real-time pacing sleeps until each frame's end on ``clock`` (injected, so tests run on a
+    virtual clock). The last partial frame is zero-padded.
+    """
+
+    def __init__(self, samples: np.ndarray, *, realtime: bool = False,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep) -> None:
+        self._samples: np.ndarray | None = np.asarray(samples, dtype=np.float32)
+        self.realtime = realtime
+        self._clock, self._sleep = clock, sleep
+        self.origin = 0.0
+        self._pos = 0
+        self._started = False
+        self._closed = False
+
+    async def _load(self) -> np.ndarray:
+        assert self._samples is not None
+        return self._samples
+
+    async def recv(self) -> AudioFrame | None:
+        if self._closed:
+            return None
+        if not self._started:
+            self._samples = await self._load()
+            self._started = True
+            self.origin = self._clock()
+        samples = self._samples
+        assert samples is not None
+        if self._pos >= len(samples):
+            return None
+        chunk = samples[self._pos:self._pos + FRAME]
+        if len(chunk) < FRAME:
+            chunk = np.pad(chunk, (0, FRAME - len(chunk)))
+        frame = AudioFrame(np.ascontiguousarray(chunk), self._pos / SAMPLE_RATE)
+        self._pos += FRAME
+        if self.realtime:
+            delay = self.origin + frame.end - self._clock()
+            if delay > 0:
+                await self._sleep(delay)
+        return frame
+
+    @property
+    def duration(self) -> float:
+        return 0.0 if self._samples is None else len(self._samples) / SAMPLE_RATE
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+
+class FileAudioSource(ArrayAudioSource):
+    """A file in any common format or rate, decoded off the event loop on first ``recv``."""
+
+    def __init__(self, path: str | Path, realtime: bool = False, **kw: Any) -> None:
+        super().__init__(np.zeros(0, np.float32), realtime=realtime, **kw)
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserError(f"--input-audio {self.path}: no such file")
+        self._samples = None
+
+    async def _load(self) -> np.ndarray:
+        return await asyncio.to_thread(load_audio, self.path)
+
+
+# ---------------------------------------------------------------- microphone
+
+
+class MicrophoneSource:
+    """The microphone through sounddevice (PortAudio).
+
+    Overflow policy: the PortAudio callback runs on a real-time thread and must never wait, so
+    frames go into a bounded buffer of ``max_frames`` (2 s by default); when the consumer has
+    stalled that long, the *oldest* frame is dropped and ``dropped`` counts it (logged once).
+    Timestamps stay on the sample clock, so a drop shows up as a gap in ``t``, never as drift.
+    """
+
+    def __init__(self, device: str | int | None = None, max_frames: int = 64) -> None:
+        try:
+            import sounddevice as sd
+        except (ImportError, OSError):
+            raise MissingDependency("sounddevice with PortAudio (for the microphone)",
+                                    "pip install sounddevice && sudo apt install libportaudio2") from None
+        self._sd = sd
+        device = int(device) if isinstance(device, str) and device.isdigit() else device
+        try:
+            info = sd.query_devices(device, "input")
+        except Exception as e:
+            raise DeviceUnavailable(
+                f"no microphone{f' {device!r}' if device is not None else ''} ({_first_line(e)}): "
+                "plug one in, pick another with --audio-device NAME|INDEX (see `python -m "
+                "sounddevice`), or run from a file with --input-audio FILE") from None
+        self.device = device
+        self.name = str(info.get("name", device))
+        self._native = int(info.get("default_samplerate") or SAMPLE_RATE)
+        self._buf: collections.deque[AudioFrame] = collections.deque(maxlen=max_frames)
+        self.dropped = 0
+        self.origin = 0.0
+        self._captured = 0  # samples at 16 kHz delivered so far (the input clock)
+        self._pending = np.zeros(0, np.float32)
+        self._ready = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stream: Any = None
+        self._resampler: Any = None
+        self._closed = False
+
+    def _open(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        sd = self._sd
+        rate = SAMPLE_RATE
+        try:
+            sd.check_input_settings(device=self.device, channels=1, samplerate=SAMPLE_RATE, dtype="float32")
+        except Exception:  # the device does not do 16 kHz: capture natively and resample
+            import soxr
+
+            rate = self._native
+            self._resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
+        blocksize = int(round(FRAME * rate / SAMPLE_RATE))
+        try:
+            self._stream = sd.InputStream(device=self.device, channels=1, samplerate=rate,
+                                          dtype="float32", blocksize=blocksize, callback=self._callback)
+            self.origin = time.monotonic()
+            self._stream.start()
+        except Exception as e:
+            raise DeviceUnavailable(f"cannot open microphone {self.name!r} ({_first_line(e)}): "
+                                    "check it is not in use, or pick another with --audio-device") from None
+
+    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        data = np.array(indata[:, 0], dtype=np.float32)
+        if self._resampler is not None:
+            data = self._resampler.resample_chunk(data)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._push, data)
+
+    def _push(self, data: np.ndarray) -> None:
+        self._pending = np.concatenate([self._pending, data])
+        while len(self._pending) >= FRAME:
+            chunk, self._pending = self._pending[:FRAME], self._pending[FRAME:]
+            if len(self._buf) == self._buf.maxlen:
+                self.dropped += 1
+                if self.dropped == 1:
+                    log.warning("microphone: consumer stalled; dropping the oldest audio")
+            self._buf.append(AudioFrame(chunk, self._captured / SAMPLE_RATE))
+            self._captured += FRAME
+        self._ready.set()
+
+    async def recv(self) -> AudioFrame | None:
+        if self._stream is None and not self._closed:
+            self._open()
+        while not self._buf:
+            if self._closed:
+                return None
+            self._ready.clear()
+            await self._ready.wait()
+        return self._buf.popleft()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._ready.set()
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await asyncio.to_thread(_close_stream, stream)
+
+
+def _close_stream(stream: Any) -> None:
+    try:
+        stream.stop()
+        stream.close()
+    except Exception as e:  # closing a vanished device must not break shutdown
+        log.debug("microphone close: %r", e)
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [e.__class__.__name__])[0]
