@@ -45,6 +45,10 @@ class TransitionHead:
         self._w = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
         if not self._w:
             raise ValueError(f"transition head has no {prefix!r} weights; run scripts/train_peld.py")
+        # PELD's speakers span temperaments of about ±0.2; ours reach ±0.6. Beyond the data the
+        # learned personality terms would extrapolate, so the head sees the nearest seen value;
+        # the persona's full temperament still acts through mood and contagion (persona.mood).
+        self.temper_lo, self.temper_hi = z["temper_lo"], z["temper_hi"]
 
     def __call__(self, ctx: Context, pre_vad: np.ndarray, pre_label: np.ndarray,
                  temper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,6 +57,7 @@ class TransitionHead:
         ``pre_label``: index into :data:`LABELS` of the preceding emotion, ``temper`` (N, 3).
         """
         w = self._w
+        temper = np.clip(temper, self.temper_lo, self.temper_hi).astype(np.float32)
         onehot = np.eye(7, dtype=np.float32)[pre_label]
         x = np.hstack([ctx.agent, ctx.user, pre_vad, onehot, ctx.agent_vad, ctx.user_vad]).astype(np.float32)
         h = gelu(np.einsum("nd,kdh->knh", x, w["w1"]) + w["b1"][:, None, :])

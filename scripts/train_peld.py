@@ -33,13 +33,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from persona.heads import data_dir  # noqa: E402
+from persona.temperament import temperament  # noqa: E402
 from persona.transition import PeldRows, macro_f1, read_peld  # noqa: E402
 
 
 def tensors(rows: PeldRows):  # noqa: ANN201 - torch types stay inside this script
     import torch
-
-    from persona.temperament import temperament
 
     ctx = rows.context
     return [torch.from_numpy(np.hstack([ctx.agent, ctx.user]).astype(np.float32)),
@@ -157,6 +156,10 @@ def main() -> int:
         for key in members[0]:
             arrays[f"{variant}_{key}"] = np.stack([m[key] for m in members]).astype(np.float16)
         meta[f"{variant}_epochs"] = len(members)
+    # the temperaments PELD's six speakers span: the head is clamped to them at run time,
+    # so a persona beyond them (most of ours) does not extrapolate the learned terms
+    temper = temperament(tr.traits)
+    arrays["temper_lo"], arrays["temper_hi"] = temper.min(0), temper.max(0)
     np.savez_compressed(args.out, **arrays)
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.0f}s")
