@@ -67,3 +67,19 @@ def test_mood_drifts_back_and_absorbs():
     assert moved > 0.1
     mood.decay(mood.dyn.mood_half_life)
     assert np.linalg.norm(mood.vad - base) == pytest.approx(moved / 2, rel=1e-6)
+
+
+def test_engine_decays_toward_baseline_on_the_injected_clock():
+    from persona.emotion import Emotion
+    from persona.transition import EmotionEngine
+
+    engine = EmotionEngine(get_persona("worrier"), encoder=object(), head=object())  # decay needs no model
+    base = np.asarray(engine.dyn.baseline)
+    assert np.allclose(engine.state.vad, base)
+    engine.decay(0.0)
+    engine.state = Emotion.from_vad((0.8, 0.5, 0.4))
+    far = np.linalg.norm(np.asarray(engine.state.vad) - base)
+    later = engine.decay(engine.dyn.emotion_half_life)
+    near = np.linalg.norm(np.asarray(later.vad) - base)
+    assert near == pytest.approx(far / 2, rel=0.02)  # the mood rests at the baseline
+    assert engine.decay(engine.dyn.emotion_half_life - 5.0) == later  # time never runs backwards

@@ -54,8 +54,12 @@ def test_high_neuroticism_reacts_more_negatively_and_recovers_slower(encoder, he
     anxious_engine, anxious, anxious_rec = _trajectory(0.9, encoder, head)
     for a, c in zip(anxious[1:], calm[1:]):  # after each negative message
         assert a.vad[0] < c.vad[0], (a, c)  # lower valence
-        assert a.vad[1] > c.vad[1], (a, c)  # higher arousal
         assert a.label in LABELS
+    # more negative affect: the high-N persona ends the bad news further into unpleasantness
+    # (arousal rises through contagion, tested in test_emotion_core; the learned transition may
+    # then name sadness, whose prototype is low-arousal, so arousal is not asserted here)
+    assert anxious[-1].vad[0] < calm[-1].vad[0] - 0.1
+    assert anxious[1].vad[1] > calm[1].vad[1]  # the first piece of bad news: more aroused
     base = np.asarray(calm_engine.dyn.baseline)
     assert np.allclose(base, anxious_engine.dyn.baseline)
     # slower recovery: still further from the (shared) baseline two minutes later
