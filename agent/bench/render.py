@@ -9,6 +9,7 @@ is late). Both signals come from the decoded file, so the encoder and muxer are 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ def run(opts: BenchOptions) -> Suite:
     from persona.config import get_persona
 
     suite = Suite("render")
+    load_before = os.getloadavg()[0]
     persona = get_persona(opts.extra.get("persona") or "tutor", opts.extra.get("config"))
     states = _talking_states(persona, 64 if opts.quick else 240, opts.seed)
     threads_before = torch.get_num_threads()
@@ -56,6 +58,8 @@ def run(opts: BenchOptions) -> Suite:
     except Exception as e:  # noqa: BLE001 - reported; the speed figures still stand
         suite.notes.append(f"sync measurement failed: {e}")
         suite.ok = False
+    suite.notes.append(f"1-min load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after, on "
+                       f"{os.cpu_count()} CPUs: other processes on the cores lower the 2-thread figures most")
     suite.models["renderer"] = f"built-in avatar ({persona.avatar.style}), torch {torch.__version__}"
     return suite
 
