@@ -171,6 +171,37 @@ class FileAudioSource(ArrayAudioSource):
 # ---------------------------------------------------------------- microphone
 
 
+class FrameBuffer:
+    """Cuts captured audio into 512-sample frames stamped by the sample count, in a bounded
+    buffer that drops the *oldest* frame when full (and counts it): the capture thread must
+    never wait, and for barge-in the newest audio matters most."""
+
+    def __init__(self, max_frames: int = 64) -> None:
+        self._buf: collections.deque[AudioFrame] = collections.deque(maxlen=max_frames)
+        self._pending = np.zeros(0, np.float32)
+        self._captured = 0  # samples at 16 kHz so far: the input clock
+        self.dropped = 0
+        self.ready = asyncio.Event()
+
+    def push(self, data: np.ndarray) -> None:
+        self._pending = np.concatenate([self._pending, np.asarray(data, np.float32)])
+        while len(self._pending) >= FRAME:
+            chunk, self._pending = self._pending[:FRAME], self._pending[FRAME:]
+            if len(self._buf) == self._buf.maxlen:
+                self.dropped += 1
+                if self.dropped == 1:
+                    log.warning("microphone: consumer stalled; dropping the oldest audio")
+            self._buf.append(AudioFrame(chunk, self._captured / SAMPLE_RATE))
+            self._captured += FRAME
+        self.ready.set()
+
+    def pop(self) -> AudioFrame | None:
+        return self._buf.popleft() if self._buf else None
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+
 class MicrophoneSource:
     """The microphone through sounddevice (PortAudio).
 
@@ -198,12 +229,8 @@ class MicrophoneSource:
         self.device = device
         self.name = str(info.get("name", device))
         self._native = int(info.get("default_samplerate") or SAMPLE_RATE)
-        self._buf: collections.deque[AudioFrame] = collections.deque(maxlen=max_frames)
-        self.dropped = 0
+        self.buffer = FrameBuffer(max_frames)
         self.origin = 0.0
-        self._captured = 0  # samples at 16 kHz delivered so far (the input clock)
-        self._pending = np.zeros(0, np.float32)
-        self._ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: Any = None
         self._resampler: Any = None
@@ -236,33 +263,25 @@ class MicrophoneSource:
             data = self._resampler.resample_chunk(data)
         loop = self._loop
         if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._push, data)
-
-    def _push(self, data: np.ndarray) -> None:
-        self._pending = np.concatenate([self._pending, data])
-        while len(self._pending) >= FRAME:
-            chunk, self._pending = self._pending[:FRAME], self._pending[FRAME:]
-            if len(self._buf) == self._buf.maxlen:
-                self.dropped += 1
-                if self.dropped == 1:
-                    log.warning("microphone: consumer stalled; dropping the oldest audio")
-            self._buf.append(AudioFrame(chunk, self._captured / SAMPLE_RATE))
-            self._captured += FRAME
-        self._ready.set()
+            loop.call_soon_threadsafe(self.buffer.push, data)
 
     async def recv(self) -> AudioFrame | None:
         if self._stream is None and not self._closed:
             self._open()
-        while not self._buf:
+        while (frame := self.buffer.pop()) is None:
             if self._closed:
                 return None
-            self._ready.clear()
-            await self._ready.wait()
-        return self._buf.popleft()
+            self.buffer.ready.clear()
+            await self.buffer.ready.wait()
+        return frame
+
+    @property
+    def dropped(self) -> int:
+        return self.buffer.dropped
 
     async def aclose(self) -> None:
         self._closed = True
-        self._ready.set()
+        self.buffer.ready.set()
         if self._stream is not None:
             stream, self._stream = self._stream, None
             await asyncio.to_thread(_close_stream, stream)

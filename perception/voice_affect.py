@@ -27,17 +27,18 @@ from perception.audio_source import SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 FEATURES = ("f0", "f0_range", "loudness", "rate", "jitter", "shimmer", "hnr")
-# Priors for a speaker we have not heard yet: (mean, sd, pseudo-count). Level features that
-# depend on the microphone (loudness) or the person (f0) have no useful population mean: the
-# first utterance sets their mean, so the first estimate reads them as neutral.
+# How much each feature varies for one speaker from one utterance to the next: (mean, sd,
+# pseudo-count). No population mean is used: pitch and voice quality belong to the person,
+# loudness to the microphone, and the syllable-rate estimate has its own bias, so the first
+# utterance sets every mean and is read as neutral (with a low confidence).
 PRIORS: dict[str, tuple[float | None, float, float]] = {
-    "f0": (None, 2.0, 1.0),  # semitones re 100 Hz
-    "f0_range": (5.0, 2.0, 2.0),  # semitones, 10th–90th percentile
-    "loudness": (None, 3.0, 1.0),  # dBFS of the voiced frames
-    "rate": (4.0, 1.0, 2.0),  # syllables per second
-    "jitter": (0.015, 0.008, 2.0),
-    "shimmer": (0.07, 0.03, 2.0),
-    "hnr": (12.0, 4.0, 2.0),  # dB
+    "f0": (None, 1.5, 1.0),  # semitones re 100 Hz
+    "f0_range": (None, 1.5, 1.0),  # semitones, 10th–90th percentile
+    "loudness": (None, 2.0, 1.0),  # dBFS of the voiced frames
+    "rate": (None, 0.8, 1.0),  # syllables per second
+    "jitter": (None, 0.004, 1.0),
+    "shimmer": (None, 0.03, 1.0),
+    "hnr": (None, 2.0, 1.0),  # dB
 }
 # Weights of each feature's z-score on each axis (design choice after Juslin & Laukka).
 WEIGHTS: dict[str, tuple[float, float, float]] = {
@@ -49,7 +50,7 @@ WEIGHTS: dict[str, tuple[float, float, float]] = {
     "shimmer": (-0.10, 0.00, -0.05),
     "hnr": (0.10, -0.05, 0.05),
 }
-AXIS_GAIN = (0.5, 0.9, 0.6)  # valence is the least readable from the voice
+AXIS_GAIN = (0.4, 0.7, 0.5)  # valence is the least readable from the voice
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +151,7 @@ class SpeakerBaseline:
             prior_mean, sd, _ = PRIORS[k]
             mean = self.mean.get(k, prior_mean if prior_mean is not None else x)
             spread = math.sqrt(self.var.get(k, sd * sd))
-            out[k] = float(np.clip((x - mean) / max(spread, 0.25 * sd), -3.0, 3.0))
+            out[k] = float(np.clip((x - mean) / max(spread, sd), -3.0, 3.0))
         return out
 
     def update(self, p: Prosody) -> None:
@@ -165,7 +166,7 @@ class SpeakerBaseline:
             n = min(self.n[k] + 1.0, self.forget_after)
             d = x - self.mean[k]
             self.mean[k] += d / n
-            self.var[k] = max(((n - 1) * self.var[k] + d * (x - self.mean[k])) / n, (0.25 * sd) ** 2)
+            self.var[k] = max(((n - 1) * self.var[k] + d * (x - self.mean[k])) / n, (0.5 * sd) ** 2)
             self.n[k] = n
 
 

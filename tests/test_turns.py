@@ -1,0 +1,163 @@
+"""The user's side of turn-taking, as tables: end of turn from silence plus words, and barge-in
+with backchannels held. Times are on the input clock (seconds)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.turns import (BargeAction, BargeIn, BargeState, EndOfTurnDetector, EotState, TurnConfig,
+                         is_backchannel, sentence_finished)
+
+FRAME = 0.032
+
+
+@pytest.mark.parametrize("text,finished", [
+    ("Can you help me?", True),
+    ("I went to the shop.", True),
+    ("Stop!", True),
+    ("So I was thinking that", False),
+    ("I went to the shop and.", False),  # Whisper's full stop after a fragment
+    ("Well, um.", False),
+    ("Because...", False),
+    ("and then,", False),
+    ("", False),
+])
+def test_sentence_finished(text: str, finished: bool) -> None:
+    assert sentence_finished(text) is finished
+
+
+@pytest.mark.parametrize("text,ack", [
+    ("Uh-huh.", True), ("Mm-hmm.", True), ("MMHM.", True), ("yeah", True), ("Yeah, yeah.", True),
+    ("Okay.", True), ("I see.", True), ("", True),
+    ("Wait.", False), ("Yeah, but what about the engine?", False), ("No.", False), ("Um, actually", False),
+])
+def test_backchannels(text: str, ack: bool) -> None:
+    assert is_backchannel(text) is ack
+
+
+# ---------------------------------------------------------------- end of turn
+
+# (script of (input, time, text)), expected decisions [(text, decided_at)]
+EOT_CASES = {
+    "question ends after the short silence": (
+        [("start", 1.0, ""), ("end", 2.0, ""), ("words", 2.26, "Can you help me?")],
+        [("Can you help me?", 2.26)]),
+    "a fragment waits for the long silence": (
+        [("start", 1.0, ""), ("end", 2.0, ""), ("words", 2.26, "So I was thinking that"),
+         ("tick", 2.5, ""), ("tick", 2.69, ""), ("tick", 2.70, "")],
+        [("So I was thinking that", 2.70)]),
+    "speech resumes in time: one turn": (
+        [("start", 1.0, ""), ("end", 2.0, ""), ("words", 2.26, "So I was thinking that"),
+         ("tick", 2.5, ""), ("start", 2.55, ""), ("end", 3.5, ""), ("words", 3.76, "we could go out."),
+         ("tick", 3.8, "")],
+        [("So I was thinking that we could go out.", 3.76)]),
+    "noise with no words is no turn": (
+        [("start", 1.0, ""), ("end", 1.2, ""), ("words", 1.46, ""), ("tick", 5.0, "")],
+        []),
+    "slow transcript: decided when the words come": (
+        [("start", 1.0, ""), ("end", 2.0, ""), ("tick", 3.0, ""), ("words", 3.1, "Hello there.")],
+        [("Hello there.", 3.1)]),
+}
+
+
+@pytest.mark.parametrize("name", list(EOT_CASES))
+def test_end_of_turn(name: str) -> None:
+    script, expected = EOT_CASES[name]
+    eot = EndOfTurnDetector(TurnConfig(finished_silence=0.25, unfinished_silence=0.7))
+    got = []
+    for what, t, text in script:
+        d = {"start": lambda: eot.speech_started(t), "end": lambda: eot.speech_ended(t),
+             "words": lambda: eot.transcript(text, t), "tick": lambda: eot.tick(t)}[what]()
+        if d is not None:
+            got.append((d.text, round(d.decided_at, 3)))
+            assert d.audio_end_t <= d.decided_at
+    assert got == expected
+    assert eot.state is EotState.IDLE or not expected
+
+
+def test_end_of_turn_carries_the_speech_end() -> None:
+    eot = EndOfTurnDetector()
+    eot.speech_started(0.5)
+    eot.speech_ended(1.7)
+    d = eot.transcript("Is it raining?", 1.96)
+    assert d is not None and d.audio_end_t == 1.7 and d.finished
+
+
+# ---------------------------------------------------------------- barge-in
+
+
+def _frames(barge: BargeIn, pattern: str, t0: float = 0.0) -> list[tuple[float, BargeAction]]:
+    """Feed '#' (user speech) / '.' (none) frames; returns the actions with their frame end."""
+    out = []
+    for i, c in enumerate(pattern):
+        t = t0 + i * FRAME
+        a = barge.frame(t, t + FRAME, c == "#")
+        if a is not BargeAction.NONE:
+            out.append((round(t + FRAME, 3), a))
+    return out
+
+
+def test_sustained_speech_fires_without_a_word_check() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18), can_check=False)
+    acts = _frames(b, "...######")
+    assert acts == [(0.288, BargeAction.FIRE)]  # onset 0.096 + 6 frames = 192 ms later
+    assert acts[0][0] - 0.096 < 0.3 and b.state is BargeState.FIRED
+
+
+def test_a_short_burst_never_fires() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18), can_check=False)
+    assert _frames(b, "..###......###.....") == []
+    assert b.state is BargeState.QUIET
+
+
+def test_dips_between_syllables_keep_the_onset() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18, barge_in_gap=0.13), can_check=False)
+    acts = _frames(b, "###..###")
+    assert acts and acts[0][1] is BargeAction.FIRE and b.onset == 0.0
+
+
+def test_words_decide_backchannel_or_speech() -> None:
+    cfg = TurnConfig(barge_in=0.18, held_recheck=0.3, backchannel_max=1.0)
+    speech = BargeIn(cfg)
+    assert _frames(speech, "######") == [(0.192, BargeAction.CHECK)]
+    assert speech.resolve(False, 0.192) is BargeAction.FIRE
+
+    ack = BargeIn(cfg)
+    _frames(ack, "######")
+    assert ack.resolve(True, 0.192) is BargeAction.NONE and ack.state is BargeState.HELD
+    assert _frames(ack, "." * 12, 0.192) == [] and ack.state is BargeState.QUIET  # "uh-huh" over
+
+
+def test_a_held_backchannel_that_goes_on_is_checked_again_then_fires() -> None:
+    cfg = TurnConfig(barge_in=0.18, held_recheck=0.3, backchannel_max=1.0)
+    b = BargeIn(cfg)
+    _frames(b, "######")
+    b.resolve(True, 0.192)
+    acts = _frames(b, "##########", 0.192)
+    assert acts and acts[0][1] is BargeAction.CHECK  # "yeah, but..." looked at again
+    assert b.resolve(False, acts[0][0]) is BargeAction.FIRE
+
+
+def test_blank_words_are_looked_at_once_more_then_held() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18, recheck=0.15))
+    _frames(b, "######")
+    assert b.resolve(None, 0.192) is BargeAction.NONE and b.state is BargeState.ONSET
+    acts = _frames(b, "#####", 0.192)
+    assert acts == [(0.352, BargeAction.CHECK)]
+    assert b.resolve(None, 0.352) is BargeAction.NONE and b.state is BargeState.HELD  # a hum
+
+
+def test_held_speech_past_the_limit_fires_without_words() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18, backchannel_max=0.5, held_recheck=5.0))
+    _frames(b, "######")
+    b.resolve(True, 0.192)
+    acts = _frames(b, "##########", 0.192)
+    assert acts and acts[0][1] is BargeAction.FIRE and acts[0][0] >= 0.5
+
+
+def test_fired_stays_until_the_agent_stops() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.1), can_check=False)
+    assert _frames(b, "####")
+    assert _frames(b, "########", 1.0) == []
+    b.reset()
+    assert _frames(b, "####", 2.0)
