@@ -96,8 +96,6 @@ class Hearing:
 
     @agent_speaking.setter
     def agent_speaking(self, value: bool) -> None:
-        if value and not self._agent_speaking and self.segmenter.in_speech:
-            self._during_agent = True
         if not value:
             self.barge.reset()
         self._agent_speaking = value
@@ -121,13 +119,17 @@ class Hearing:
         self._now = frame.end
         prob, verdict = await asyncio.to_thread(self._analyse, frame, self.source.origin + frame.t)
         self._residuals.append(verdict.residual)
-        echo_only = verdict.playing and (not verdict.certain or
-                                         float(np.median(self._residuals)) < self.config.echo_residual)
-        user_prob = 0.0 if echo_only else prob
-        for e in self.segmenter.feed(frame.t, verdict.cleaned, user_prob):
+        # while the echo path is still unknown, playback can neither start an utterance nor
+        # interrupt, but it does not cut short one the user had already begun
+        unsure = verdict.playing and not verdict.certain
+        echo_only = verdict.playing and verdict.certain and \
+            float(np.median(self._residuals)) < self.config.echo_residual
+        heard = 0.0 if echo_only or (unsure and not self.segmenter.in_speech) else prob
+        for e in self.segmenter.feed(frame.t, verdict.cleaned, heard):
             await self._handlers[type(e)](e)
         if self._agent_speaking:
-            action = self.barge.frame(frame.t, frame.end, user_prob >= self.config.vad.threshold)
+            user = prob >= self.config.vad.threshold and not (echo_only or unsure)
+            action = self.barge.frame(frame.t, frame.end, user)
             if action is BargeAction.CHECK:
                 action = await self._check_onset()
             if action is BargeAction.FIRE:
