@@ -34,7 +34,9 @@ SENTENCES = (
 )
 AGENT_LINE = ("Photosynthesis turns light into chemical energy, and plants store it as sugar "
               "for later use in the night.")
-BARGE_LINE = "Wait, stop, I have a question about that."
+BARGE_LINES = ("Wait, stop, I have a question about that.", "Sorry, can I ask something?",
+               "Hold on, that is not right.")
+BACKCHANNELS = ("yeah", "uh-huh", "mm-hm")
 
 
 def run(opts: BenchOptions) -> Suite:
@@ -52,7 +54,8 @@ def run(opts: BenchOptions) -> Suite:
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
         clips = [_say(Path(tmp), i, s) for i, s in enumerate(sentences)]
         agent = _say(Path(tmp), 100, AGENT_LINE, voice="en-us+f3", pitch=70)
-        user = _say(Path(tmp), 101, BARGE_LINE)
+        users = [_say(Path(tmp), 101 + i, s) for i, s in enumerate(BARGE_LINES[:1] if opts.quick else BARGE_LINES)]
+        acks = [] if opts.quick else [_say(Path(tmp), 201 + i, s) for i, s in enumerate(BACKCHANNELS)]
     rng = np.random.default_rng(opts.seed)
     stream = _stream(clips, rng)
 
@@ -77,7 +80,7 @@ def run(opts: BenchOptions) -> Suite:
     affect_ms = []
     voice = VoiceAffect()
     for clip in clips:
-        result = asr.transcribe(clip)
+        result = asr.transcribe(np.pad(clip, (SAMPLE_RATE // 4, SAMPLE_RATE // 4)))  # a breath of silence
         rtf.append(result.rtf)
         hyps.append(result.text)
         s = time.perf_counter()
@@ -94,7 +97,7 @@ def run(opts: BenchOptions) -> Suite:
     if eot:
         suite.timings.append(Timing("end of turn after speech end (input clock)", eot, "ms"))
 
-    barge, echo_ms, false_interrupts = asyncio.run(_barge(agent, user, asr, vad, rng))
+    barge, echo_ms, false_interrupts, ack_interrupts = asyncio.run(_barge(agent, users, acks, asr, vad, rng))
     suite.timings.append(Timing("echo gate per 32 ms frame (while playing)", echo_ms, "ms"))
     if barge:
         suite.timings.append(Timing("barge-in after onset (input clock)", [b[0] for b in barge], "ms"))
@@ -103,6 +106,8 @@ def run(opts: BenchOptions) -> Suite:
         suite.ok = False
         suite.notes.append("barge-in did not fire on the overlapping user speech")
     suite.figures.append(Figure("interrupts from the agent's own echo", false_interrupts))
+    if acks:
+        suite.figures.append(Figure(f"interrupts from backchannels ({', '.join(BACKCHANNELS)})", ack_interrupts))
     suite.figures.append(Figure("vad model load", load_vad, "s"))
     suite.figures.append(Figure("asr model load", load_asr, "s"))
     suite.notes.append(f"speech: espeak-ng en-us, {len(sentences)} sentences, "
@@ -167,49 +172,67 @@ async def _hear(stream: np.ndarray, asr: object, vad: object, voice: object) -> 
     return [h for h in heard if not h.ignored], eot
 
 
-async def _barge(agent: np.ndarray, user: np.ndarray, asr: object, vad: object,
-                 rng: np.random.Generator) -> tuple[list[tuple[float, float]], list[float], float]:
-    """The agent talks (its echo in the microphone); the user cuts in 3 s later. A second run
-    without the user counts interrupts caused by the echo alone."""
-    from agent import events as ev
-    from agent.bus import EventBus
-    from perception.audio_source import FRAME, SAMPLE_RATE, ArrayAudioSource
+async def _barge(agent: np.ndarray, users: list[np.ndarray], acks: list[np.ndarray], asr: object,
+                 vad: object, rng: np.random.Generator
+                 ) -> tuple[list[tuple[float, float]], list[float], float, float]:
+    """The agent talks (its echo in the microphone); the user cuts in 3 s later, or only
+    acknowledges, or stays quiet (interrupts caused by the echo alone)."""
+    from perception.audio_source import FRAME, SAMPLE_RATE
     from perception.echo import EchoReference
-    from perception.hearing import Hearing
 
     start, onset = 0.5, 3.5
     n = int((start + len(agent) / SAMPLE_RATE + 1.0) * SAMPLE_RATE)
     echo_path = _room(agent)
-    results, echo_ms, false = [], [], 0.0
-    for with_user in (True, False):
+
+    def microphone(user: np.ndarray | None) -> np.ndarray:
         mic = _noise(n, rng)
         a = int(start * SAMPLE_RATE)
         mic[a:a + len(echo_path)] += echo_path[:n - a]
-        if with_user:
+        if user is not None:
             u = int(onset * SAMPLE_RATE)
             mic[u:u + len(user)] += 0.5 * user[:n - u]
-        bus = EventBus()
-        sub = bus.subscribe("bench", ev.Interrupt, maxsize=16)
-        echo = EchoReference()
-        echo.push(agent, SAMPLE_RATE, start)
-        hearing = Hearing(bus, ArrayAudioSource(mic, clock=lambda: 0.0), asr, vad, None, echo)
-        hearing.agent_speaking = True
-        await hearing.run()
-        interrupts = 0
-        while sub.channel.get_nowait() is not None:
-            interrupts += 1
-        if with_user:
-            results = [((b.decided_at - onset) * 1000, b.check_s * 1000) for b in hearing.barge_ins]
-        else:
-            false = float(interrupts)
-        probe = EchoReference()
-        probe.push(agent, SAMPLE_RATE, start)
-        for i in range(0, min(len(mic), int(2.5 * SAMPLE_RATE)) - FRAME + 1, FRAME):
-            s = time.perf_counter()
-            probe.assess(mic[i:i + FRAME], i / SAMPLE_RATE)
-            if i / SAMPLE_RATE > start:
-                echo_ms.append((time.perf_counter() - s) * 1000)
-    return results, echo_ms, false
+        return mic
+
+    results = []
+    for user in users:
+        hearing, _ = await _listen(microphone(user), agent, start, asr, vad)
+        results += [((b.decided_at - onset) * 1000, b.check_s * 1000) for b in list(hearing.barge_ins)[:1]]
+    _, false = await _listen(microphone(None), agent, start, asr, vad)
+    ack_false = 0
+    for ack in acks:
+        ack_false += (await _listen(microphone(ack), agent, start, asr, vad))[1]
+    echo_ms = []
+    mic = microphone(None)
+    probe = EchoReference()
+    probe.push(agent, SAMPLE_RATE, start)
+    for i in range(0, min(len(mic), int(2.5 * SAMPLE_RATE)) - FRAME + 1, FRAME):
+        s = time.perf_counter()
+        probe.assess(mic[i:i + FRAME], i / SAMPLE_RATE)
+        if i / SAMPLE_RATE > start:
+            echo_ms.append((time.perf_counter() - s) * 1000)
+    return results, echo_ms, float(false), float(ack_false)
+
+
+async def _listen(mic: np.ndarray, agent: np.ndarray, start: float, asr: object, vad: object
+                  ) -> tuple[object, int]:
+    """Hearing while the agent speaks; returns it and how many interrupts it published."""
+    from agent import events as ev
+    from agent.bus import EventBus
+    from perception.audio_source import SAMPLE_RATE, ArrayAudioSource
+    from perception.echo import EchoReference
+    from perception.hearing import Hearing
+
+    bus = EventBus()
+    sub = bus.subscribe("bench", ev.Interrupt, maxsize=16)
+    echo = EchoReference()
+    echo.push(agent, SAMPLE_RATE, start)
+    hearing = Hearing(bus, ArrayAudioSource(mic, clock=lambda: 0.0), asr, vad, None, echo)
+    hearing.agent_speaking = True
+    await hearing.run()
+    interrupts = 0
+    while sub.channel.get_nowait() is not None:
+        interrupts += 1
+    return hearing, interrupts
 
 
 def _room(audio: np.ndarray) -> np.ndarray:
