@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH = 32  # frames rendered per call: big enough to amortise, small enough to stream
+BATCH = 16  # frames rendered per call: big enough to amortise, small enough to stay in cache
 FILE_RATE = 48000  # AAC pads its last 1024-sample frame: at 48 kHz that stays under a video frame
 
 

@@ -226,3 +226,13 @@ def test_photo_avatar_and_unknown_renderer_are_clear_errors() -> None:
         make_renderer(Avatar(photo="me.jpg"))
     with pytest.raises(UserError, match="unknown renderer"):
         make_renderer(Avatar(), name="no-such-renderer")
+
+
+def test_two_threads_can_render_at_once(renderer: AvatarRenderer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [[FaceState(weights=weights_from(PRESETS[name]))] * 3 for name in ("joy", "anger", "aa", "ou")]
+    expected = [renderer.render(b) for b in batches]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(renderer.render, batches))
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got))

@@ -14,7 +14,10 @@ yaw and pitch move them over the head ellipsoid (see ``Rig.project``).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -37,17 +40,43 @@ TONGUE = (0.86, 0.42, 0.45)
 LASH = (0.10, 0.07, 0.07)
 
 
+def _per_thread(name: str) -> property:
+    """Per-batch drawing state kept per thread, so two threads can render at once."""
+
+    def get(self: "AvatarRenderer") -> Any:
+        return getattr(self._local, name)
+
+    def put(self: "AvatarRenderer", value: Any) -> None:
+        setattr(self._local, name, value)
+
+    return property(get, put)
+
+
 class AvatarRenderer:
-    """Renders ``FaceState`` batches of one character to RGB frames."""
+    """Renders ``FaceState`` batches of one character to RGB frames (thread-safe)."""
+
+    U = _per_thread("U")  # head-local coordinates of the window, (N, h, w)
+    V = _per_thread("V")
+    C = _per_thread("C")  # the canvas being painted, (N, 3, h, w)
+    aa = _per_thread("aa")  # antialiasing width in head units
+    _rig = _per_thread("rig")
+    _head_d = _per_thread("head_d")
 
     def __init__(self, style: Style, size: tuple[int, int] = (512, 512), device: str | None = None,
                  threads: int | None = None, scale: float = 0.5) -> None:
-        if threads:
-            torch.set_num_threads(int(threads))
         torch.set_flush_denormal(True)  # soft edges underflow; denormal maths is ~100x slower
+        self._local = threading.local()
         self.style = style
         self.size = (int(size[0]), int(size[1]))
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        # On the CPU a batch is split across ``threads`` worker threads, each running torch
+        # single-threaded: OpenMP's intra-op threads spin at barriers and collapse (10x slower
+        # measured) when other processes share the cores; independent sub-batches do not.
+        self.workers = 1
+        if self.device.type == "cpu":
+            self.workers = max(1, int(threads) if threads else min(2, os.cpu_count() or 1))
+            torch.set_num_threads(1)
+        self._pool = ThreadPoolExecutor(self.workers - 1, "avatar") if self.workers > 1 else None
         self.factor = max(1, round(1.0 / scale))
         width, height = self.size
         if width % self.factor or height % self.factor:
@@ -62,7 +91,23 @@ class AvatarRenderer:
         """The drawn avatar follows the FaceState stream only; audio is for neural renderers."""
 
     def render(self, states: Sequence[FaceState]) -> np.ndarray:
-        """(N, H, W, 3) uint8 RGB for a batch of states, in one pass."""
+        """(N, H, W, 3) uint8 RGB for a batch of states."""
+        n = len(states)
+        if self._pool is None or n < 2:
+            return self._render_batch(states)
+        step = -(-n // self.workers)
+        parts = [states[k:k + step] for k in range(0, n, step)]
+        futures = [self._pool.submit(self._render_batch, p) for p in parts[1:]]
+        first = self._render_batch(parts[0])
+        return np.concatenate([first] + [f.result() for f in futures])
+
+    def close(self) -> None:
+        """Stop the worker threads (rendering after this runs in the caller's thread)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _render_batch(self, states: Sequence[FaceState]) -> np.ndarray:
         n = len(states)
         width, height = self.size
         out = np.empty((n, height, width, 3), dtype=np.uint8)
