@@ -40,7 +40,10 @@ def make_renderer(avatar: object, size: tuple[int, int] = (512, 512), device: st
     """The renderer for a persona's ``avatar`` block.
 
     ``name`` picks a renderer registered under the ``embodied_agent.renderers`` entry-point
-    group; without it, the drawn avatar (or, later, the photo renderer) is used.
+    group; without it, the drawn avatar (or, later, the photo renderer) is used. ``device`` is
+    a torch device (default: CUDA when available); on the CPU, ``threads`` is the number of
+    worker threads a batch is split across (default: up to 2), each running torch
+    single-threaded, so building a CPU renderer sets torch's intra-op threads to 1.
     """
     width, height = int(size[0]), int(size[1])
     if width < 64 or height < 64 or width > 4096 or height > 4096:
