@@ -51,8 +51,12 @@ def make_renderer(avatar: object, size: tuple[int, int] = (512, 512), device: st
     if name:
         return _from_entry_point(name, avatar, (width, height), device, threads)
     if getattr(avatar, "photo", None):
-        raise UserError("photo avatars are not available yet; remove avatar.photo to use the "
-                        "drawn avatar (styles: ada, bruno, kiko, sol, mira)")
+        try:
+            from render.photo import PhotoRenderer
+        except ImportError:
+            raise UserError("photo avatars are not available in this build; remove avatar.photo to "
+                            "use the drawn avatar (styles: ada, bruno, kiko, sol, mira)") from None
+        return PhotoRenderer(avatar, size=(width, height), device=device, threads=threads)
     from render.avatar import AvatarRenderer, resolve
 
     return AvatarRenderer(resolve(avatar), size=(width, height), device=device, threads=threads)

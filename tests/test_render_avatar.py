@@ -219,9 +219,12 @@ def test_styles_are_distinct_and_colour_overrides_apply() -> None:
     assert (cheek[:, 1] > cheek[:, 0] + 40).mean() > 0.5
 
 
-def test_photo_avatar_and_unknown_renderer_are_clear_errors() -> None:
+def test_photo_avatar_without_the_photo_renderer_and_unknown_renderer_are_clear_errors(monkeypatch) -> None:
+    import sys
+
     from agent.errors import UserError
 
+    monkeypatch.setitem(sys.modules, "render.photo", None)  # a build without the photo renderer
     with pytest.raises(UserError, match="photo avatars are not available"):
         make_renderer(Avatar(photo="me.jpg"))
     with pytest.raises(UserError, match="unknown renderer"):
