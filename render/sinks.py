@@ -70,9 +70,16 @@ class Pacer:
 # ---------------------------------------------------------------------- video file
 
 
+FILE_RATE = 48000  # AAC pads its last 1024-sample frame: at 48 kHz that stays under a video frame
+
+
 class VideoFileSink:
     """H.264 (libx264, yuv420p) + AAC in an mp4/mkv/mov; timestamps come from the audio clock,
-    so audio and video stay in sync however unevenly frames arrive."""
+    so audio and video stay in sync however unevenly frames arrive.
+
+    ``sample_rate`` is the rate of the audio given to ``write_audio``; the file's AAC track is
+    always 48 kHz (one continuous resampler, so chunk boundaries leave no clicks).
+    """
 
     def __init__(self, path: str | Path, fps: float = 30, size: tuple[int, int] = (512, 512),
                  sample_rate: int = 22050, crf: int = 20, preset: str = "veryfast") -> None:
@@ -95,9 +102,15 @@ class VideoFileSink:
         self._video.width, self._video.height = width, height
         self._video.pix_fmt = "yuv420p"
         self._video.options = {"crf": str(crf), "preset": preset}
-        self._audio = self._container.add_stream("aac", rate=self.sample_rate)
+        self._audio = self._container.add_stream("aac", rate=FILE_RATE)
         self._audio.layout = "mono"
-        self._samples = 0  # audio samples written so far (the audio clock of the file)
+        self._resampler = None
+        if self.sample_rate != FILE_RATE:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(self.sample_rate, FILE_RATE, 1, dtype="float32")
+        self._samples = 0  # input-rate samples written so far (the audio clock of the file)
+        self._out_samples = 0  # 48 kHz samples handed to the encoder
         self._closed = False
 
     @property
@@ -121,8 +134,6 @@ class VideoFileSink:
                 self._container.mux(packet)
 
     def write_audio(self, audio: np.ndarray, sample_rate: int, t: float) -> None:
-        import av
-
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         if sample_rate != self.sample_rate:
             import soxr
@@ -135,10 +146,21 @@ class VideoFileSink:
             audio = audio[self._samples - start:]
         if audio.size == 0:
             return
-        af = av.AudioFrame.from_ndarray(np.clip(audio, -1, 1)[None, :], format="flt", layout="mono")
-        af.sample_rate = self.sample_rate
-        af.pts = self._samples
         self._samples += audio.size
+        self._encode_audio(audio, last=False)
+
+    def _encode_audio(self, audio: np.ndarray, last: bool) -> None:
+        import av
+
+        if self._resampler is not None:
+            audio = self._resampler.resample_chunk(audio, last=last)
+        if audio.size == 0:
+            return
+        af = av.AudioFrame.from_ndarray(np.clip(audio, -1, 1).astype(np.float32)[None, :], format="flt",
+                                        layout="mono")
+        af.sample_rate = FILE_RATE
+        af.pts = self._out_samples
+        self._out_samples += audio.size
         for packet in self._audio.encode(af):
             self._container.mux(packet)
 
@@ -146,6 +168,8 @@ class VideoFileSink:
         if self._closed:
             return
         self._closed = True
+        if self._resampler is not None:
+            self._encode_audio(np.zeros(0, np.float32), last=True)
         for stream in (self._video, self._audio):
             for packet in stream.encode(None):
                 self._container.mux(packet)

@@ -159,3 +159,23 @@ def test_open_sinks_skips_a_missing_device_and_goes_on(monkeypatch, tmp_path, ca
         open_sinks("vcam", strict=True)
     with pytest.raises(UserError, match="unknown output"):
         open_sinks("hologram")
+
+
+def test_video_file_resamples_speech_to_48k_without_losing_time(tmp_path) -> None:
+    path = str(tmp_path / "speech.mp4")
+    sr = 22050
+    sink = VideoFileSink(path, fps=30, size=(64, 48), sample_rate=sr)
+    tone = (0.4 * np.sin(2 * np.pi * 440 * np.arange(sr) / sr)).astype(np.float32)
+    for k in range(10):  # ten 0.1 s chunks, the 6th starts late by 0.2 s (a pause)
+        piece = tone[k * sr // 10:(k + 1) * sr // 10]
+        sink.write_audio(piece, sr, k / 10 + (0.2 if k >= 5 else 0.0))
+    for k in range(36):
+        sink.write(_frame(0), k / 30)
+    sink.close()
+    pts, samples, rate, _ = _decode(path)
+    assert rate == 48000
+    assert abs(samples / rate - 1.2) < 1 / 30 and abs(samples / rate - len(pts) / 30) <= 1 / 30
+    with av.open(path) as c:
+        audio = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+    quiet = np.abs(audio[int(0.52 * rate):int(0.68 * rate)]).max()
+    assert quiet < 0.05 and np.abs(audio[int(0.75 * rate):int(0.85 * rate)]).max() > 0.3
