@@ -29,6 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", "-o", metavar="PATH", help="write .wav or .mp4 instead of playing")
     p.add_argument("--device", metavar="NAME|INDEX",
                    help="audio output when playing (e.g. agent_mic, the virtual microphone)")
+    p.add_argument("--avatar-photo", metavar="PATH",
+                   help="animate this portrait instead of the persona's avatar (.mp4 output; "
+                        "PATH#N picks face N, 0 = leftmost, in a group picture)")
     p.add_argument("--timings", metavar="PATH.json", help="also write the phoneme and word timings")
     p.set_defaults(func=run)
 
@@ -101,6 +104,9 @@ async def _say(persona: "Persona", text: str, emotion: "Emotion", args: argparse
         except ImportError:
             raise UserError("writing .mp4 needs the face renderer (render.clip), which this build "
                             "does not have yet; write a .wav instead") from None
+        if getattr(args, "avatar_photo", None):
+            persona = persona.model_copy(
+                update={"avatar": persona.avatar.model_copy(update={"photo": args.avatar_photo})})
         render_clip(persona, chunks, emotion, args.output, seed=0)
         print(f"wrote {args.output} ({what})")
     else:

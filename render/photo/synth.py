@@ -1,0 +1,149 @@
+"""What the photo does not show, painted from its own colours: the mouth's inside when the
+lips part wider than in the picture, and the lids when the eyes close."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from render.photo import landmarks as L
+
+SUB = 3  # cv2 fixed-point bits: 1/8-pixel polygon vertices
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    cavity: tuple[float, float, float]
+    teeth: tuple[float, float, float]
+    tongue: tuple[float, float, float]
+    lid: dict[str, tuple[float, float, float]]
+    lash: tuple[float, float, float]
+
+
+def _median_in(image: np.ndarray, polys: list[np.ndarray], minus: list[np.ndarray] | None = None):
+    import cv2
+
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(p).astype(np.int32).reshape(-1, 1, 2) for p in polys], 255)
+    for p in minus or []:
+        cv2.fillPoly(mask, [np.round(p).astype(np.int32).reshape(-1, 1, 2)], 0)
+    px = image[mask > 0]
+    if len(px) < 4:
+        return None
+    return np.median(px.astype(np.float32), axis=0)
+
+
+def palette(image: np.ndarray, xy: np.ndarray) -> Palette:
+    outer = np.concatenate([xy[list(L.LIP_UPPER_OUTER)], xy[list(L.LIP_LOWER_OUTER)][::-1]])
+    inner = np.concatenate([xy[list(L.LIP_UPPER_INNER)], xy[list(L.LIP_LOWER_INNER)][::-1]])
+    lip = _median_in(image, [outer], [inner])
+    lip = np.array([170, 90, 90], np.float32) if lip is None else lip
+    cheeks = [xy[[L.CHEEK[s], 50 if s == "Right" else 280, 187 if s == "Right" else 411]] for s in L.SIDES]
+    skin = _median_in(image, cheeks)
+    skin = lip * 1.2 if skin is None else skin
+    lum = float(skin @ np.array([0.299, 0.587, 0.114]))
+    bright = float(np.clip(0.5 + 0.5 * lum / 170.0, 0.55, 1.0))
+    lid = {}
+    for s in L.SIDES:
+        up = xy[list(L.EYE_UPPER[s])]
+        brow = xy[list(L.BROW[s][5:])]  # the brow's lower edge
+        band = np.concatenate([up[1:-1] + (brow.mean(axis=0) - up[1:-1].mean(axis=0)) * 0.25,
+                               (up[1:-1] + (brow.mean(axis=0) - up[1:-1].mean(axis=0)) * 0.6)[::-1]])
+        c = _median_in(image, [band])
+        lid[s] = tuple((skin if c is None else c * 0.94).tolist())
+    lash = np.minimum(skin * 0.25, 60)
+    return Palette(cavity=tuple((lip * 0.22).tolist()),
+                   teeth=tuple((np.array([236, 230, 216]) * bright).tolist()),
+                   tongue=tuple((lip * 0.7 + np.array([150, 60, 60]) * 0.3 * bright).tolist()),
+                   lid=lid, lash=tuple(lash.tolist()))
+
+
+def _pts(p: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    return np.round((p - origin) * (1 << SUB)).astype(np.int32).reshape(-1, 1, 2)
+
+
+def _gap(xy: np.ndarray, axis_y: np.ndarray) -> float:
+    """How far apart the inner lips are at their middle, along the face's vertical."""
+    up = xy[[81, 13, 311]]
+    lo = xy[[178, 14, 402]]
+    return float(((lo - up) @ axis_y).mean())
+
+
+def paint_mouth(frame: np.ndarray, xy: np.ndarray, rest_gap: float, iod: float, axis_y: np.ndarray,
+                pal: Palette) -> None:
+    """Draw the mouth's inside into ``frame`` (in place) where the inner lips part more than in
+    the photo: a dark cavity, the upper teeth under the upper lip, the tongue, the lower teeth."""
+    import cv2
+
+    gap = _gap(xy, axis_y)
+    amount = float(np.clip((gap - rest_gap - 0.5) / max(1.0, 0.05 * iod), 0.0, 1.0))
+    if amount <= 0.0:
+        return
+    up, lo = xy[list(L.LIP_UPPER_INNER)], xy[list(L.LIP_LOWER_INNER)]
+    poly = np.concatenate([up, lo[::-1]])
+    x0, y0 = np.floor(poly.min(axis=0)).astype(int) - 2
+    x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + 3
+    h, w = frame.shape[:2]
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return
+    origin = np.array([x0, y0], np.float64)
+    patch = frame[y0:y1, x0:x1]
+    inside = np.empty_like(patch)
+    inside[:] = np.array(pal.cavity, np.float32).astype(np.uint8)
+    width = float(np.hypot(*(up[-1] - up[0])))
+    tooth = min(0.09 * iod, 0.42 * max(gap, 1.0))
+    # tongue: low in the mouth, behind the lower teeth
+    centre = (lo[5] - up[5]) * 0.8 + up[5]
+    axes = (max(1.0, 0.3 * width), max(1.0, 0.3 * gap))
+    cv2.ellipse(inside, (int(round((centre[0] - x0) * 8)), int(round((centre[1] - y0) * 8))),
+                (int(axes[0] * 8), int(axes[1] * 8)), 0, 180, 360, pal.tongue, -1, cv2.LINE_AA, SUB)
+    down = axis_y * tooth
+    mid_up = up[2:-2]
+    teeth_up = np.concatenate([mid_up, (mid_up + down)[::-1]])
+    cv2.fillPoly(inside, [_pts(teeth_up, origin)], pal.teeth, cv2.LINE_AA, SUB)
+    mid_lo = lo[3:-3]
+    lower_h = min(0.05 * iod, 0.25 * max(gap, 1.0))
+    teeth_lo = np.concatenate([mid_lo, (mid_lo - axis_y * lower_h)[::-1]])
+    cv2.fillPoly(inside, [_pts(teeth_lo, origin)], tuple(0.8 * c for c in pal.teeth), cv2.LINE_AA, SUB)
+    mask = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [_pts(poly, origin)], 255, cv2.LINE_AA, SUB)
+    alpha = (mask.astype(np.float32) * (amount / 255.0))[..., None]
+    patch[:] = (patch * (1 - alpha) + inside * alpha + 0.5).astype(np.uint8)
+
+
+def paint_lids(frame: np.ndarray, xy: np.ndarray, rest: np.ndarray, blink: dict[str, float], iod: float,
+               pal: Palette) -> None:
+    """Skin over what is left of each closing eye and a lash line along the lid's edge."""
+    import cv2
+
+    for s in L.SIDES:
+        b = blink.get(s, 0.0)
+        if b < 0.35:
+            continue
+        up, lo = xy[list(L.EYE_UPPER[s])], xy[list(L.EYE_LOWER[s])]
+        rest_up = rest[list(L.EYE_UPPER[s])]
+        covered = np.concatenate([rest_up, up[::-1]])
+        poly = np.concatenate([covered, lo])
+        x0, y0 = np.floor(poly.min(axis=0)).astype(int) - 3
+        x1, y1 = np.ceil(poly.max(axis=0)).astype(int) + 4
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        origin = np.array([x0, y0], np.float64)
+        patch = frame[y0:y1, x0:x1]
+        mask = np.zeros(patch.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [_pts(np.concatenate([up, lo[::-1]]), origin)], 255, cv2.LINE_AA, SUB)
+        cv2.fillPoly(mask, [_pts(covered, origin)], 150, cv2.LINE_AA, SUB)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(0.6, 0.012 * iod))
+        a = float(np.clip((b - 0.35) / 0.5, 0.0, 1.0))
+        alpha = (mask.astype(np.float32) * (a / 255.0))[..., None]
+        colour = np.array(pal.lid[s], np.float32)
+        patch[:] = (patch * (1 - alpha) + colour * alpha + 0.5).astype(np.uint8)
+        lash = np.zeros(patch.shape[:2], np.uint8)
+        line = (up + lo) / 2 if b > 0.8 else up
+        cv2.polylines(lash, [_pts(line, origin)], False, 255, max(1, int(round(0.025 * iod))), cv2.LINE_AA, SUB)
+        la = (lash.astype(np.float32) * (0.8 * a / 255.0))[..., None]
+        patch[:] = (patch * (1 - la) + np.array(pal.lash, np.float32) * la + 0.5).astype(np.uint8)
