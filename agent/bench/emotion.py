@@ -16,6 +16,20 @@ import numpy as np
 from agent.bench.report import BenchOptions, Figure, Suite, Timing
 
 QUICK_ROWS = 60
+BOOTSTRAP = 1000
+
+
+def paired_bootstrap(gold: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int) -> float:
+    """How often ``a`` beats ``b`` on macro-F1 over resamples of the rows: how much the gap
+    could be luck of the split."""
+    from persona.transition import macro_f1
+
+    rng = np.random.default_rng(seed)
+    wins = 0
+    for _ in range(BOOTSTRAP):
+        i = rng.integers(0, len(gold), len(gold))
+        wins += macro_f1(gold[i], a[i]) > macro_f1(gold[i], b[i])
+    return wins / BOOTSTRAP
 
 
 def run(opts: BenchOptions) -> Suite:
@@ -51,9 +65,13 @@ def run(opts: BenchOptions) -> Suite:
     for name, s in results.items():
         for metric, value in s.items():
             suite.figures.append(Figure(f"{name}: {metric}", round(value, 4)))
-    best_baseline = max(s["macro_f1"] for n, s in results.items() if n != "full model")
+    best_name, best = max(((n, s) for n, s in results.items() if n != "full model"),
+                          key=lambda item: item[1]["macro_f1"])
+    best_baseline = best["macro_f1"]
     full_f1 = results["full model"]["macro_f1"]
     suite.ok = full_f1 > best_baseline
+    wins = paired_bootstrap(rows.label, predictions["full model"], predictions[best_name], opts.seed)
+    suite.figures.append(Figure(f"bootstrap P(full > {best_name})", round(wins, 3)))
     suite.notes.append(f"{path.name}: {len(rows)} rows; majority class = {LABELS[majority]}")
     suite.notes.append(f"full model macro-F1 {full_f1:.4f} vs best baseline {best_baseline:.4f}: "
                        f"{'beats' if suite.ok else 'does NOT beat'} every baseline")
