@@ -12,7 +12,7 @@ from typing import Any
 
 from agent.bus import EventBus
 from agent.errors import DeviceUnavailable, UserError
-from agent.recorder import Recording
+from agent.recorder import Recording, RecordingSink
 from agent.session import Parts
 from agent.tasks import TaskOwner
 from persona.config import Persona
@@ -71,6 +71,7 @@ async def build_parts(persona: Persona, opts: RunOptions, bus: EventBus) -> Part
     parts.hearing = _hearing(opts, bus, notices)
     parts.seeing = _seeing(opts, bus, notices)
     parts.typed_input = parts.hearing is None and not opts.from_files
+    parts.greet = not opts.from_files
     if parts.typed_input:
         notices.append("no microphone: type to the agent (one line per turn; Ctrl-D ends)")
     parts.renderer = _renderer(persona, opts)
@@ -80,7 +81,12 @@ async def build_parts(persona: Persona, opts: RunOptions, bus: EventBus) -> Part
         record = Path(os.environ.get("AGENT_RECORD_DIR", ".")) / f"session-{persona.name}.mp4"
         notices.append(f"no virtual camera and no display: recording the session to {record}")
     if record is not None:
-        parts.recording = Recording(record, opts.fps, opts.size, sample_rate=tts.sample_rate)
+        # from files: render afterwards from the exact timeline; live: render as it happens,
+        # so stopping never waits for a backlog of frames
+        parts.recording = Recording(record, opts.fps, opts.size, sample_rate=tts.sample_rate,
+                                    keep_frames=opts.from_files)
+        if not opts.from_files:
+            parts.live_sinks.append(RecordingSink(parts.recording))
     _progress("warming up the models")
     await warm_up(parts)
     if opts.plugins or persona.plugins:

@@ -25,14 +25,20 @@ RENDER_BATCH = 16
 
 
 class Recording:
-    def __init__(self, path: Path, fps: float, size: tuple[int, int], sample_rate: int = 22050):
+    """``keep_frames=False`` for live sessions: the frames go to a ``RecordingSink`` as they are
+    rendered, and only the audio timeline is kept here (it must be cut on interrupts)."""
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], sample_rate: int = 22050,
+                 keep_frames: bool = True):
         self.path, self.fps, self.size, self.sample_rate = Path(path), fps, size, sample_rate
+        self.keep_frames = keep_frames
         self.frames: list[FaceState] = []
         self._audio: list[tuple[float, np.ndarray]] = []  # (session start time, samples)
         self._cut_at: float | None = None
 
     def add_frame(self, state: FaceState) -> None:
-        self.frames.append(state)
+        if self.keep_frames:
+            self.frames.append(state)
 
     def add_speech(self, chunk: SpeechChunk, start: float) -> None:
         audio = chunk.audio.astype(np.float32)
@@ -53,11 +59,17 @@ class Recording:
         self._audio = kept
 
     def audio_track(self, duration: float) -> np.ndarray:
-        track = np.zeros(int(round(duration * self.sample_rate)), dtype=np.float32)
+        return self.audio_between(0.0, duration)
+
+    def audio_between(self, t0: float, t1: float) -> np.ndarray:
+        """The agent's audio from ``t0`` to ``t1`` on the session clock (silence between replies)."""
+        i0, i1 = int(round(t0 * self.sample_rate)), int(round(t1 * self.sample_rate))
+        track = np.zeros(max(0, i1 - i0), dtype=np.float32)
         for start, audio in self._audio:
-            i = int(round(start * self.sample_rate))
-            seg = audio[: max(0, len(track) - i)]
-            track[i:i + len(seg)] += seg
+            a0 = int(round(start * self.sample_rate))
+            lo, hi = max(i0, a0), min(i1, a0 + len(audio))
+            if lo < hi:
+                track[lo - i0:hi - i0] += audio[lo - a0:hi - a0]
         return np.clip(track, -1.0, 1.0)
 
     @property
@@ -85,6 +97,35 @@ class Recording:
         finally:
             sink.close()
         return self.path
+
+
+class RecordingSink:
+    """A live video-file output: frames as they are rendered, and the audio that has been played
+    up to each frame, so an interrupt never leaves unheard speech in the file."""
+
+    name = "recording"
+
+    def __init__(self, recording: Recording) -> None:
+        from render.sinks import VideoFileSink
+
+        self.recording = recording
+        self._file = VideoFileSink(recording.path, fps=recording.fps, size=recording.size,
+                                   sample_rate=recording.sample_rate)
+        self._audio_t = 0.0
+
+    def write(self, frame: np.ndarray, t: float) -> None:
+        self._audio_up_to(t)
+        self._file.write(frame, t)
+
+    def _audio_up_to(self, t: float) -> None:
+        if t > self._audio_t:
+            self._file.write_audio(self.recording.audio_between(self._audio_t, t),
+                                   self.recording.sample_rate, self._audio_t)
+            self._audio_t = t
+
+    def close(self) -> None:
+        self._audio_up_to(self.recording.duration)
+        self._file.close()
 
 
 class EventLog:

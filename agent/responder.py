@@ -60,7 +60,7 @@ class Played:
             if start >= until:
                 break
             heard = until - start
-            if heard >= chunk.duration:
+            if heard >= chunk.duration - 1e-6:
                 words.append(chunk.text)
             elif chunk.words:
                 words.extend(w.word for w in chunk.words if w.end <= heard)

@@ -53,6 +53,7 @@ class Parts:
     live_sinks: list[Any] = field(default_factory=list)
     recording: Recording | None = None
     typed_input: bool = False
+    greet: bool = False  # say the persona's greeting when the session starts (live sessions)
     fps: float = 30.0
     notices: list[str] = field(default_factory=list)
 
@@ -135,8 +136,10 @@ class Session:
                 self._input_done = True
             self.owner.spawn(self._dispatch(inbox), "dispatch")
             greeting = getattr(self.parts.persona, "greeting", "")
-            if greeting and self.parts.typed_input:
-                self.say(f"{self.parts.persona.display_name}: {greeting}")
+            if greeting and self.parts.greet:
+                if self.parts.typed_input:
+                    self.say(f"{self.parts.persona.display_name}: {greeting}")
+                await self._cmd_say({"text": greeting})
             await self._stop.wait()
         return await self._shutdown()
 
@@ -144,19 +147,28 @@ class Session:
         """An input stage ending (file consumed, stdin closed) ends the session once the agent
         has finished what it is saying."""
         await coro
+        log.debug("input %s ended", name)
         if name in ("hearing", "keyboard"):
             self._input_done = True
             await self._finish_if_done()
 
+    def _reply_ended(self) -> None:
+        if self._reply is asyncio.current_task():
+            self._reply = None
+
     async def _finish_if_done(self) -> None:
-        if self._input_done and (self._reply is None or self._reply.done()):
+        replying = self._reply is not None and not self._reply.done() \
+            and self._reply is not asyncio.current_task()
+        if self._input_done and not replying:
             await self.bus.publish(ev.Stop(reason="input ended"))
 
     async def _shutdown(self) -> Report:
         self.turn.to(TurnState.STOPPED)
         if self._reply is not None and not self._reply.done():
             self.responder.interrupt()
+        log.debug("shutdown: stopping tasks")
         stuck = await self.owner.aclose(SHUTDOWN_DEADLINE)
+        log.debug("shutdown: tasks stopped")
         if stuck:
             log.warning("stopped with stuck tasks: %s", ", ".join(stuck))
         if self.parts.plugins is not None:
@@ -169,6 +181,7 @@ class Session:
             self.live.close()
         self.report.frames = self.face_loop.frames
         self.report.late_frames = self.face_loop.late_frames
+        log.debug("shutdown: devices closed")
         self.bus.close()
         if self._event_log is not None:
             self._event_log.close()
@@ -232,7 +245,7 @@ class Session:
         if self.parts.typed_input and heard:
             self.say(f"{self.parts.persona.display_name}: {heard}")
         self.bus.publish_nowait(ev.TurnLatency(turn=self.bus.turn, **{k: round(v, 4) for k, v in spans.items()}))
-        self._reply = None
+        self._reply_ended()
         await self._finish_if_done()
         return heard
 
@@ -241,6 +254,7 @@ class Session:
             log.debug("interrupted: %s", e.reason)
 
     async def _on_stop(self, e: ev.Stop) -> None:
+        log.debug("stop: %s", e.reason)
         self._stop.set()
 
     async def _on_affect(self, e: ev.AffectEstimated) -> None:
@@ -283,7 +297,13 @@ class Session:
         async def one() -> AsyncIterator[str]:
             yield text
 
-        self._reply = self.owner.spawn(self.responder.speak(split_sentences(one()), emotion), "say")
+        async def speak() -> str:
+            heard = await self.responder.speak(split_sentences(one()), emotion)
+            self._reply_ended()
+            await self._finish_if_done()
+            return heard
+
+        self._reply = self.owner.spawn(speak(), "say")
 
     async def _cmd_set_emotion(self, args: dict[str, Any]) -> None:
         from persona.emotion import parse_emotion
@@ -323,7 +343,9 @@ class Session:
 
         def reader() -> None:
             for line in sys.stdin:
+                log.debug("keyboard line (%d chars)", len(line))
                 asyncio.run_coroutine_threadsafe(lines.put(line), loop).result()
+            log.debug("keyboard: end of input")
             asyncio.run_coroutine_threadsafe(lines.put(None), loop)
 
         threading.Thread(target=reader, name="keyboard", daemon=True).start()

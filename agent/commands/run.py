@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -56,7 +58,14 @@ def run(args: argparse.Namespace) -> int:
                       avatar_photo=args.avatar_photo, virtual_camera=not args.no_virtual_camera,
                       window=not args.no_window, audio_device=args.audio_device, camera=args.camera,
                       asr_model=args.asr_model)
-    return asyncio.run(_main(persona, opts))
+    rc = asyncio.run(_main(persona, opts))
+    logging.getLogger(__name__).debug("session closed")
+    # Everything is written and closed; skip the interpreter's slow teardown of the native
+    # libraries (llama.cpp, onnxruntime, torch) so that Ctrl-C ends the process within 2 s.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(rc)
 
 
 async def _main(persona, opts) -> int:
@@ -71,10 +80,12 @@ async def _main(persona, opts) -> int:
                 if isinstance(e, Notice) else None)
     session = Session(parts, bus=bus, events_path=opts.events)
     report = await session.run()
-    if parts.recording is not None:
+    if parts.recording is not None and parts.recording.keep_frames:
         print(f"agent: writing {parts.recording.path} ...", file=sys.stderr, flush=True)
         path = await asyncio.to_thread(parts.recording.write, parts.renderer, parts.animator)
         print(f"agent: recorded the session to {path}", file=sys.stderr, flush=True)
+    if parts.recording is not None and not parts.recording.keep_frames:
+        print(f"agent: recorded the session to {parts.recording.path}", file=sys.stderr, flush=True)
     for i, spans in enumerate(report.turns, 1):
         line = "  ".join(f"{k}={v:.2f}s" for k, v in spans.items())
         print(f"agent: turn {i}: {line}", file=sys.stderr)
