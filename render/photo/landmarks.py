@@ -40,9 +40,9 @@ def tessellation() -> list[tuple[int, int, int]]:
     from mediapipe.tasks.python.vision import FaceLandmarksConnections as C
 
     edges = [(c.start, c.end) for c in C.FACE_LANDMARKS_TESSELATION]
-    tris = set()
-    for k in range(0, len(edges) - 2, 3):
-        tri = {edges[k][0], edges[k][1], edges[k + 1][0], edges[k + 1][1], edges[k + 2][0], edges[k + 2][1]}
-        if len(tri) == 3:
-            tris.add(tuple(sorted(tri)))
+    near: dict[int, set[int]] = {}
+    for a, b in edges:
+        near.setdefault(a, set()).add(b)
+        near.setdefault(b, set()).add(a)
+    tris = {tuple(sorted((a, b, c))) for a, b in edges for c in near[a] & near[b]}
     return sorted(tris)

@@ -136,6 +136,12 @@ def _tables(vertices: np.ndarray, triangles: np.ndarray, gx: np.ndarray, gy: np.
         d = Delaunay(vertices)
         s = d.find_simplex(P[missing])
         extra = d.simplices[np.maximum(s, 0)]
+        outside = s < 0  # off the hull: the nearest vertex carries the point
+        if outside.any():
+            from scipy.spatial import cKDTree
+
+            _, k = cKDTree(vertices).query(P[missing][outside])
+            extra[outside] = k[:, None]
         tri_index = np.zeros((len(P), 3), np.int64)
         tri_index[~missing] = triangles[flat[~missing]]
         tri_index[missing] = extra
@@ -148,5 +154,6 @@ def _tables(vertices: np.ndarray, triangles: np.ndarray, gx: np.ndarray, gy: np.
     den = np.where(ok, den, 1.0)
     l1 = np.where(ok, (v2[:, 0] * v1[:, 1] - v1[:, 0] * v2[:, 1]) / den, 0.0)
     l2 = np.where(ok, (v0[:, 0] * v2[:, 1] - v2[:, 0] * v0[:, 1]) / den, 0.0)
-    bary = np.stack([1 - l1 - l2, l1, l2], axis=1).clip(-0.25, 1.25)
+    bary = np.stack([1 - l1 - l2, l1, l2], axis=1).clip(0.0, 1.0)  # rasterised edges may stray
+    bary /= bary.sum(axis=1, keepdims=True)  # a rigid motion must stay rigid
     return tri_index.astype(np.int64), bary.astype(np.float32)

@@ -29,7 +29,7 @@ from render.photo.synth import _gap, paint_lids, paint_mouth, palette
 log = logging.getLogger(__name__)
 
 CHUNK = 8  # frames per sub-batch on the CPU
-INVERT_STEPS = 3
+INVERT_STEPS = 5
 IRIS_TRAVEL = (0.1, 0.07)  # iris shift at full gaze, in eye distances (horizontal, vertical)
 HALO_FOLLOW = 0.5  # share of the head's motion the ring around the face takes
 
@@ -69,13 +69,12 @@ class PhotoRenderer:
         self._basis = torch.from_numpy(full.reshape(basis.shape[0], -1)).to(self.device)
         self._tri = torch.from_numpy(m.tri_index).to(self.device)
         self._bary = torch.from_numpy(m.bary).to(self.device)
-        self._points3 = np.concatenate([m.vertices, m.depth[:, None]], axis=1)
+        self._points3 = np.concatenate([m.vertices, _smooth_depth(m.vertices, m.depth, m.n_face)[:, None]], axis=1)
         self._follow = np.zeros(n_vert, np.float32)
         self._follow[:m.n_face] = 1.0
         self._follow[m.halo] = HALO_FOLLOW
         face_w = float(np.ptp(p.points[list(L.FACE_OVAL), 0]))
-        depth = float(np.median(p.points[:m.n_face, 2]))
-        self._pivot = np.array([m.centre[0], m.centre[1], depth + 0.55 * face_w])
+        self._pivot = np.array([m.centre[0], m.centre[1], float(np.median(self._points3[:m.n_face, 2])) + 0.55 * face_w])
         self._px_per_m = face_w / FACE_WIDTH_M
         self._iris = {s: torch.from_numpy(self._iris_field(s)).to(self.device) for s in L.SIDES}
         x0, y0, x1, y1 = m.roi
@@ -201,3 +200,18 @@ class PhotoRenderer:
             blink = {s: float(w[k, INDEX[f"eyeBlink{s}"]]) for s in L.SIDES}
             paint_lids(frames[k], xy, rest, blink, self.iod, self._palette)
         return frames
+
+
+def _smooth_depth(xy: np.ndarray, z: np.ndarray, n_face: int) -> np.ndarray:
+    """The face's depth as a smooth quadric fitted to the landmarks: the head turns as a rounded
+    solid, and the nose's own relief (which would fold the cheek behind it, something a 2-D
+    warp cannot show) is left out."""
+    c = xy[:n_face].mean(axis=0)
+    s = max(1.0, float(np.ptp(xy[:n_face, 0])))
+
+    def design(p: np.ndarray) -> np.ndarray:
+        x, y = ((p[:, 0] - c[0]) / s), ((p[:, 1] - c[1]) / s)
+        return np.stack([np.ones_like(x), x, y, x * x, y * y, x * y], axis=1)
+
+    coef, *_ = np.linalg.lstsq(design(xy[:n_face]), z[:n_face], rcond=None)
+    return (design(xy) @ coef).astype(np.float32)

@@ -17,7 +17,7 @@ from render.photo import landmarks as L
 EXTRA = ("seal",)  # closes the gap a photo's own parted lips show (lips pressed or closed)
 CHANNELS = BLENDSHAPES + EXTRA
 C_INDEX = {n: i for i, n in enumerate(CHANNELS)}
-JAW_TRAVEL = 0.42  # chin drop at jawOpen = 1, in eye distances
+JAW_TRAVEL = 0.5  # chin drop at jawOpen = 1, in eye distances
 HEAD_LIMITS = (0.2, 0.3, 0.2)  # pitch, yaw, roll radians the warp holds believably
 TRANSLATION_LIMIT = 0.03  # metres
 FACE_WIDTH_M = 0.14
@@ -113,7 +113,7 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
 
     # lips
     lip_near = gauss(mouth_c, 0.35)
-    lip_w = np.where(lips, 1.0, lip_near * 0.6)
+    lip_w = gauss(mouth_c, 1.1 * half_w)  # smooth: a step at the lips' edge would fold the skin
     lower_lip = np.where(lower, 1.0, 0.0)
     upper_lip = np.where(upper, 1.0, 0.0)
     lower_soft = np.where(below, lip_near * 0.5, 0.0)

@@ -34,6 +34,22 @@ def _median_in(image: np.ndarray, polys: list[np.ndarray], minus: list[np.ndarra
     return np.median(px.astype(np.float32), axis=0)
 
 
+def _mask(image: np.ndarray, poly: np.ndarray) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(mask, [np.round(poly).astype(np.int32).reshape(-1, 1, 2)], 255)
+    return mask
+
+
+def _band(curve: np.ndarray, direction: np.ndarray, height: float) -> np.ndarray:
+    """A band along ``curve`` whose height tapers to a third at its ends (a row of teeth seen
+    from the front: the side teeth recede)."""
+    t = np.linspace(0.0, 1.0, len(curve))
+    h = height * (0.45 + 0.55 * np.sin(np.pi * t))
+    return np.concatenate([curve, (curve + direction * h[:, None])[::-1]])
+
+
 def palette(image: np.ndarray, xy: np.ndarray) -> Palette:
     outer = np.concatenate([xy[list(L.LIP_UPPER_OUTER)], xy[list(L.LIP_LOWER_OUTER)][::-1]])
     inner = np.concatenate([xy[list(L.LIP_UPPER_INNER)], xy[list(L.LIP_LOWER_INNER)][::-1]])
@@ -43,7 +59,7 @@ def palette(image: np.ndarray, xy: np.ndarray) -> Palette:
     skin = _median_in(image, cheeks)
     skin = lip * 1.2 if skin is None else skin
     lum = float(skin @ np.array([0.299, 0.587, 0.114]))
-    bright = float(np.clip(0.5 + 0.5 * lum / 170.0, 0.55, 1.0))
+    bright = float(np.clip(0.65 + 0.45 * lum / 170.0, 0.75, 1.0))
     lid = {}
     for s in L.SIDES:
         up = xy[list(L.EYE_UPPER[s])]
@@ -52,9 +68,15 @@ def palette(image: np.ndarray, xy: np.ndarray) -> Palette:
                                (up[1:-1] + (brow.mean(axis=0) - up[1:-1].mean(axis=0)) * 0.6)[::-1]])
         c = _median_in(image, [band])
         lid[s] = tuple((skin if c is None else c * 0.94).tolist())
-    lash = np.minimum(skin * 0.25, 60)
-    return Palette(cavity=tuple((lip * 0.22).tolist()),
-                   teeth=tuple((np.array([236, 230, 216]) * bright).tolist()),
+    lash = skin * 0.45
+    teeth = np.array([228, 222, 208]) * bright
+    own = _median_in(image, [inner])  # a smile that shows teeth: use their colour
+    if own is not None and float(own @ np.array([0.299, 0.587, 0.114])) > 0.8 * lum:
+        bright_px = image[_mask(image, inner) > 0].astype(np.float32)
+        keep = bright_px @ np.array([0.299, 0.587, 0.114]) >= np.percentile(bright_px @ np.array([0.299, 0.587, 0.114]), 60)
+        teeth = np.median(bright_px[keep], axis=0) * 0.95
+    return Palette(cavity=tuple((lip * 0.3).tolist()),
+                   teeth=tuple(teeth.tolist()),
                    tongue=tuple((lip * 0.7 + np.array([150, 60, 60]) * 0.3 * bright).tolist()),
                    lid=lid, lash=tuple(lash.tolist()))
 
@@ -77,7 +99,7 @@ def paint_mouth(frame: np.ndarray, xy: np.ndarray, rest_gap: float, iod: float, 
     import cv2
 
     gap = _gap(xy, axis_y)
-    amount = float(np.clip((gap - rest_gap - 0.5) / max(1.0, 0.05 * iod), 0.0, 1.0))
+    amount = float(np.clip((gap - rest_gap - 0.5) / max(1.0, 0.07 * iod), 0.0, 1.0))
     if amount <= 0.0:
         return
     up, lo = xy[list(L.LIP_UPPER_INNER)], xy[list(L.LIP_LOWER_INNER)]
@@ -91,24 +113,28 @@ def paint_mouth(frame: np.ndarray, xy: np.ndarray, rest_gap: float, iod: float, 
     origin = np.array([x0, y0], np.float64)
     patch = frame[y0:y1, x0:x1]
     inside = np.empty_like(patch)
-    inside[:] = np.array(pal.cavity, np.float32).astype(np.uint8)
+    # the cavity: darkest deep inside, lighter toward the lips
+    dist = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(dist, [_pts(poly, origin)], 255, cv2.LINE_8, SUB)
+    depth = cv2.distanceTransform(dist, cv2.DIST_L2, 3)
+    shade = np.clip(depth / max(1.0, 0.06 * iod), 0.0, 1.0)[..., None]
+    cavity = np.array(pal.cavity, np.float32)
+    inside[:] = (cavity * (1.6 - 0.7 * shade)).clip(0, 255).astype(np.uint8)
     width = float(np.hypot(*(up[-1] - up[0])))
-    tooth = min(0.09 * iod, 0.42 * max(gap, 1.0))
+    tooth = min(0.13 * iod, 0.55 * max(gap, 1.0))
     # tongue: low in the mouth, behind the lower teeth
     centre = (lo[5] - up[5]) * 0.8 + up[5]
     axes = (max(1.0, 0.3 * width), max(1.0, 0.3 * gap))
     cv2.ellipse(inside, (int(round((centre[0] - x0) * 8)), int(round((centre[1] - y0) * 8))),
                 (int(axes[0] * 8), int(axes[1] * 8)), 0, 180, 360, pal.tongue, -1, cv2.LINE_AA, SUB)
-    down = axis_y * tooth
-    mid_up = up[2:-2]
-    teeth_up = np.concatenate([mid_up, (mid_up + down)[::-1]])
-    cv2.fillPoly(inside, [_pts(teeth_up, origin)], pal.teeth, cv2.LINE_AA, SUB)
-    mid_lo = lo[3:-3]
-    lower_h = min(0.05 * iod, 0.25 * max(gap, 1.0))
-    teeth_lo = np.concatenate([mid_lo, (mid_lo - axis_y * lower_h)[::-1]])
-    cv2.fillPoly(inside, [_pts(teeth_lo, origin)], tuple(0.8 * c for c in pal.teeth), cv2.LINE_AA, SUB)
+    cv2.fillPoly(inside, [_pts(_band(up[1:-1], axis_y, tooth), origin)], pal.teeth, cv2.LINE_AA, SUB)
+    lower_h = min(0.045 * iod, 0.22 * max(gap, 1.0))
+    cv2.fillPoly(inside, [_pts(_band(lo[2:-2], -axis_y, lower_h), origin)], tuple(0.75 * c for c in pal.teeth),
+                 cv2.LINE_AA, SUB)
+    inside = cv2.GaussianBlur(inside, (0, 0), max(0.5, 0.006 * iod))
     mask = np.zeros(patch.shape[:2], np.uint8)
     cv2.fillPoly(mask, [_pts(poly, origin)], 255, cv2.LINE_AA, SUB)
+    mask = cv2.GaussianBlur(mask, (0, 0), 0.7)
     alpha = (mask.astype(np.float32) * (amount / 255.0))[..., None]
     patch[:] = (patch * (1 - alpha) + inside * alpha + 0.5).astype(np.uint8)
 
@@ -144,6 +170,7 @@ def paint_lids(frame: np.ndarray, xy: np.ndarray, rest: np.ndarray, blink: dict[
         patch[:] = (patch * (1 - alpha) + colour * alpha + 0.5).astype(np.uint8)
         lash = np.zeros(patch.shape[:2], np.uint8)
         line = (up + lo) / 2 if b > 0.8 else up
-        cv2.polylines(lash, [_pts(line, origin)], False, 255, max(1, int(round(0.025 * iod))), cv2.LINE_AA, SUB)
-        la = (lash.astype(np.float32) * (0.8 * a / 255.0))[..., None]
+        cv2.polylines(lash, [_pts(line[1:-1], origin)], False, 255, max(1, int(round(0.015 * iod))), cv2.LINE_AA,
+                      SUB)
+        la = (lash.astype(np.float32) * (0.6 * a / 255.0))[..., None]
         patch[:] = (patch * (1 - la) + np.array(pal.lash, np.float32) * la + 0.5).astype(np.uint8)
