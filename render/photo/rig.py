@@ -99,7 +99,8 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
     lateral = smoothstep(half_w * 0.9, half_w * 1.6, np.abs(u - mouth_c[0]))
     below = v > seam
     jaw = np.where(below, np.maximum(ramp, 1.0 - lateral), 0.6 * lateral * ramp)
-    jaw[lower] = 1.0
+    across = np.clip(np.abs(u - mouth_c[0]) / half_w, 0.0, 1.0)
+    jaw[lower] = (0.5 + 0.5 * (1.0 - across ** 2))[lower]  # the lips part in an oval, not a box
     jaw[upper] = 0.0
     for s in L.SIDES:
         jaw[L.MOUTH_CORNER[s]] = 0.45

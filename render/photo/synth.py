@@ -10,6 +10,7 @@ import numpy as np
 from render.photo import landmarks as L
 
 SUB = 3  # cv2 fixed-point bits: 1/8-pixel polygon vertices
+_LUMA = np.array([0.299, 0.587, 0.114])
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +68,9 @@ def palette(image: np.ndarray, xy: np.ndarray) -> Palette:
         band = np.concatenate([up[1:-1] + (brow.mean(axis=0) - up[1:-1].mean(axis=0)) * 0.25,
                                (up[1:-1] + (brow.mean(axis=0) - up[1:-1].mean(axis=0)) * 0.6)[::-1]])
         c = _median_in(image, [band])
-        lid[s] = tuple((skin if c is None else c * 0.94).tolist())
-    lash = skin * 0.45
+        ok = c is not None and 0.75 < float(c @ _LUMA) / max(1.0, lum) < 1.2  # not a glasses frame
+        lid[s] = tuple((c * 0.94 if ok else skin * 0.9).tolist())
+    lash = skin * 0.3
     teeth = np.array([228, 222, 208]) * bright
     own = _median_in(image, [inner])  # a smile that shows teeth: use their colour
     if own is not None and float(own @ np.array([0.299, 0.587, 0.114])) > 0.8 * lum:
@@ -119,7 +121,7 @@ def paint_mouth(frame: np.ndarray, xy: np.ndarray, rest_gap: float, iod: float, 
     depth = cv2.distanceTransform(dist, cv2.DIST_L2, 3)
     shade = np.clip(depth / max(1.0, 0.06 * iod), 0.0, 1.0)[..., None]
     cavity = np.array(pal.cavity, np.float32)
-    inside[:] = (cavity * (1.6 - 0.7 * shade)).clip(0, 255).astype(np.uint8)
+    inside[:] = (cavity * (1.2 - 0.6 * shade)).clip(0, 255).astype(np.uint8)
     width = float(np.hypot(*(up[-1] - up[0])))
     tooth = min(0.13 * iod, 0.55 * max(gap, 1.0))
     # tongue: low in the mouth, behind the lower teeth
@@ -170,7 +172,7 @@ def paint_lids(frame: np.ndarray, xy: np.ndarray, rest: np.ndarray, blink: dict[
         patch[:] = (patch * (1 - alpha) + colour * alpha + 0.5).astype(np.uint8)
         lash = np.zeros(patch.shape[:2], np.uint8)
         line = (up + lo) / 2 if b > 0.8 else up
-        cv2.polylines(lash, [_pts(line[1:-1], origin)], False, 255, max(1, int(round(0.015 * iod))), cv2.LINE_AA,
+        cv2.polylines(lash, [_pts(line[1:-1], origin)], False, 255, max(1, int(round(0.025 * iod))), cv2.LINE_AA,
                       SUB)
-        la = (lash.astype(np.float32) * (0.6 * a / 255.0))[..., None]
+        la = (lash.astype(np.float32) * (0.85 * a / 255.0))[..., None]
         patch[:] = (patch * (1 - la) + np.array(pal.lash, np.float32) * la + 0.5).astype(np.uint8)
