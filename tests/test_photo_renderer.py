@@ -118,7 +118,7 @@ def test_rest_is_the_photo_and_the_background_stays(astro, hopper):
     for r in (astro, hopper):
         frames = r.render(STATES)
         base = r.portrait.image
-        assert np.abs(frames[0].astype(int) - base).max() <= 1  # weights 0: the photo itself
+        assert np.abs(r.render([r.photo_state()])[0].astype(int) - base).max() <= 1  # the photo itself
         x0, y0, x1, y1 = r.mesh.roi
         outside = np.ones(base.shape[:2], bool)
         outside[y0:y1, x0:x1] = False

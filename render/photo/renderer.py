@@ -23,7 +23,7 @@ from render.photo import landmarks as L
 from render.photo.mesh import build_mesh
 from render.photo.portrait import Portrait, load_portrait
 from render.photo.rig import (FACE_WIDTH_M, TRANSLATION_LIMIT, blendshape_basis, effective_weights,
-                              gaze_vector, head_motion)
+                              gaze_vector, head_motion, own_expression)
 from render.photo.synth import _gap, paint_lids, paint_mouth, palette
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,7 @@ class PhotoRenderer:
         rxs = torch.linspace(-1, 1, x1 - x0, device=self.device)
         ry, rx = torch.meshgrid(rys, rxs, indexing="ij")
         self._pixels = torch.stack([rx, ry], dim=-1)[None]
+        self._own = own_expression(p.blendshapes)
         self._palette = palette(p.image, p.points[:, :2])
         self._rest_gap = _gap(p.points[:, :2], self.axis_y)
         log.info("photo renderer: %d vertices, %d triangles, roi %s on %s", n_vert, len(m.triangles),
@@ -120,6 +121,11 @@ class PhotoRenderer:
     def push_audio(self, audio: np.ndarray, sample_rate: int, t: float) -> None:
         """The warp follows the FaceState stream only."""
 
+    def photo_state(self) -> FaceState:
+        """The state that shows the photo unchanged (the rig counts from a neutral face, so a
+        smiling portrait's rest state has part of its smile taken back)."""
+        return FaceState(weights=self._own.copy())
+
     def vertex_positions(self, states: Sequence[FaceState]) -> np.ndarray:
         """(N, V, 2) where the mesh vertices go for each state, in output pixels."""
         return self.mesh.vertices[None] + self._motion(stack(list(states)))[0]
@@ -127,7 +133,7 @@ class PhotoRenderer:
     def _motion(self, arrays: dict[str, np.ndarray]):
         import torch
 
-        w = effective_weights(arrays["weights"])
+        w = effective_weights(arrays["weights"], self._own)
         n = len(w)
         expr = (torch.from_numpy(w).to(self.device) @ self._basis).reshape(n, -1, 2).cpu().numpy()
         shift = np.clip(arrays["translation"][:, :2], -TRANSLATION_LIMIT, TRANSLATION_LIMIT)

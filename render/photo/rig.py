@@ -216,9 +216,27 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
     return f.vectors_to_px(B).astype(np.float32), f
 
 
-def effective_weights(weights: np.ndarray) -> np.ndarray:
-    """(N, 52) FaceState weights → (N, C) channel weights (adds the derived ``seal``)."""
+# Expressions the photo itself may wear that the rig counts from: a portrait that already smiles
+# would otherwise smile twice as wide when the agent smiles, and never look sad.
+OWN_EXPRESSION = ("mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrownRight",
+                  "browInnerUp", "browDownLeft", "browDownRight", "browOuterUpLeft", "browOuterUpRight")
+OWN_SHARE = 0.6  # of the photo's own expression taken back (all of it distorts a toothy smile)
+
+
+def own_expression(blendshapes: np.ndarray) -> np.ndarray:
+    """(52,) what to subtract from every frame's weights for a photo showing ``blendshapes``."""
+    out = np.zeros(len(BLENDSHAPES), np.float32)
+    for name in OWN_EXPRESSION:
+        out[INDEX[name]] = OWN_SHARE * float(blendshapes[INDEX[name]])
+    return out
+
+
+def effective_weights(weights: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+    """(N, 52) FaceState weights → (N, C) channel weights (adds the derived ``seal``), counted
+    from the photo's own expression ``own``."""
     w = np.asarray(weights, np.float32).reshape(-1, len(BLENDSHAPES))
+    if own is not None:
+        w = w - own
     press = (w[:, INDEX["mouthPressLeft"]] + w[:, INDEX["mouthPressRight"]]) / 2
     seal = np.clip(1.6 * press + 4.0 * w[:, INDEX["mouthClose"]] + 0.8 * w[:, INDEX["mouthRollLower"]]
                    + 0.6 * w[:, INDEX["mouthPucker"]], 0.0, 1.0)

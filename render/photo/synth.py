@@ -121,7 +121,7 @@ def paint_mouth(frame: np.ndarray, xy: np.ndarray, rest_gap: float, iod: float, 
     depth = cv2.distanceTransform(dist, cv2.DIST_L2, 3)
     shade = np.clip(depth / max(1.0, 0.06 * iod), 0.0, 1.0)[..., None]
     cavity = np.array(pal.cavity, np.float32)
-    inside[:] = (cavity * (1.2 - 0.6 * shade)).clip(0, 255).astype(np.uint8)
+    inside[:] = (cavity * (1.4 - 0.7 * shade)).clip(0, 255).astype(np.uint8)
     width = float(np.hypot(*(up[-1] - up[0])))
     tooth = min(0.13 * iod, 0.55 * max(gap, 1.0))
     # tongue: low in the mouth, behind the lower teeth
