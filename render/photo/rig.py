@@ -183,9 +183,9 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         inner = gauss(uv[L.BROW_INNER[s]], 0.22) * brow_gate
         outer = gauss(uv[L.BROW_OUTER[s]], 0.25) * brow_gate
         whole = gauss(brow_c, 0.3) * brow_gate
-        add("browInnerUp", np.stack([np.zeros(n), -0.11 * inner], axis=1))
+        add("browInnerUp", np.stack([np.zeros(n), -0.13 * inner], axis=1))
         add(f"browOuterUp{s}", np.stack([np.zeros(n), -0.1 * outer], axis=1))
-        add(f"browDown{s}", np.stack([-0.04 * out * whole, 0.09 * whole], axis=1))
+        add(f"browDown{s}", np.stack([-0.05 * out * whole, 0.12 * whole], axis=1))
 
         upper_v = _curve(uv, L.EYE_UPPER[s])
         lower_v = _curve(uv, L.EYE_LOWER[s])

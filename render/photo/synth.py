@@ -131,12 +131,14 @@ def paint_mouth(frame: np.ndarray, xy: np.ndarray, rest_gap: float, iod: float, 
                 (int(axes[0] * 8), int(axes[1] * 8)), 0, 180, 360, pal.tongue, -1, cv2.LINE_AA, SUB)
     cv2.fillPoly(inside, [_pts(_band(up[1:-1], axis_y, tooth), origin)], pal.teeth, cv2.LINE_AA, SUB)
     lower_h = min(0.045 * iod, 0.22 * max(gap, 1.0))
-    cv2.fillPoly(inside, [_pts(_band(lo[2:-2], -axis_y, lower_h), origin)], tuple(0.75 * c for c in pal.teeth),
+    cv2.fillPoly(inside, [_pts(_band(lo[2:-2], -axis_y, lower_h), origin)], tuple(c * k for c, k in zip(pal.teeth, (0.78, 0.72, 0.66))),
                  cv2.LINE_AA, SUB)
     inside = cv2.GaussianBlur(inside, (0, 0), max(0.5, 0.006 * iod))
     mask = np.zeros(patch.shape[:2], np.uint8)
     cv2.fillPoly(mask, [_pts(poly, origin)], 255, cv2.LINE_AA, SUB)
-    mask = cv2.GaussianBlur(mask, (0, 0), 0.7)
+    # grown by about a pixel: the photo's dark seam between the lips sits just outside the
+    # landmarks and would show as a line along the painted edge
+    mask = np.clip(cv2.GaussianBlur(mask, (0, 0), 1.0).astype(np.float32) * 1.7, 0, 255).astype(np.uint8)
     alpha = (mask.astype(np.float32) * (amount / 255.0))[..., None]
     patch[:] = (patch * (1 - alpha) + inside * alpha + 0.5).astype(np.uint8)
 
