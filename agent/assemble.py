@@ -72,6 +72,8 @@ async def build_parts(persona: Persona, opts: RunOptions, bus: EventBus) -> Part
     parts.seeing = _seeing(opts, bus, notices)
     parts.typed_input = parts.hearing is None and not opts.from_files
     parts.greet = not opts.from_files
+    if opts.from_files:  # the session lasts as long as its input files
+        parts.ends_with = ("hearing", "seeing")
     if parts.typed_input:
         notices.append("no microphone: type to the agent (one line per turn; Ctrl-D ends)")
     parts.renderer = _renderer(persona, opts)

@@ -54,6 +54,8 @@ class Parts:
     recording: Recording | None = None
     typed_input: bool = False
     greet: bool = False  # say the persona's greeting when the session starts (live sessions)
+    # input stages whose end (file consumed, stdin closed) ends the session once the agent is done
+    ends_with: tuple[str, ...] = ("hearing", "keyboard")
     fps: float = 30.0
     notices: list[str] = field(default_factory=list)
 
@@ -80,9 +82,11 @@ class Session:
         self._events_path = events_path
         self._event_log: EventLog | None = None
         self._stop = asyncio.Event()
+        self.ready = asyncio.Event()  # set once the session listens: publish to it after this
         self._reply: asyncio.Task[str] | None = None
         self._heard = TurnTimes()  # stamps of the user's turn in progress
         self._input_done = False
+        self._inputs: set[str] = set()  # input stages still running that end the session
         self.responder = Responder(
             bus=self.bus, clock=self.clock, dialogue=parts.dialogue, tts=parts.tts,
             voice=parts.persona.voice, output=parts.output, animator=parts.animator, turn=self.turn,
@@ -132,9 +136,8 @@ class Session:
                     self.owner.spawn(self._run_input(name, stage.run()), name)
             if self.parts.typed_input:
                 self.owner.spawn(self._run_input("keyboard", self._read_keyboard()), "keyboard")
-            if not (self.parts.hearing or self.parts.typed_input):
-                self._input_done = True
             self.owner.spawn(self._dispatch(inbox), "dispatch")
+            self.ready.set()
             greeting = getattr(self.parts.persona, "greeting", "")
             if greeting and self.parts.greet:
                 if self.parts.typed_input:
@@ -144,13 +147,17 @@ class Session:
         return await self._shutdown()
 
     async def _run_input(self, name: str, coro: Awaitable[None]) -> None:
-        """An input stage ending (file consumed, stdin closed) ends the session once the agent
-        has finished what it is saying."""
+        """When every input stage that ends the session has ended (files consumed, stdin
+        closed), the session ends once the agent has finished what it is saying."""
+        if name in self.parts.ends_with:
+            self._inputs.add(name)
         await coro
         log.debug("input %s ended", name)
-        if name in ("hearing", "keyboard"):
-            self._input_done = True
-            await self._finish_if_done()
+        if name in self._inputs:
+            self._inputs.discard(name)
+            if not self._inputs:
+                self._input_done = True
+                await self._finish_if_done()
 
     def _reply_ended(self) -> None:
         if self._reply is asyncio.current_task():

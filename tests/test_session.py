@@ -86,6 +86,9 @@ async def test_typed_turn_gets_a_spoken_reply_and_the_session_ends(espeak, no_le
     runner = asyncio.ensure_future(session.run())
     await asyncio.sleep(0.05)
     await bus.publish(ev.UserText(text="Hi, can you help me with fractions?"))
+    while not any(isinstance(e, ev.TurnLatency) for e in seen):
+        await asyncio.sleep(0.01)
+    await bus.publish(ev.Stop(reason="test done"))  # no input stage: the session runs until told
     report = await asyncio.wait_for(runner, 20)
     kinds = [type(e).__name__ for e in seen]
     for k in ("UserText", "AffectEstimated", "UserAffect", "AgentEmotion", "ReplySentence",
@@ -115,6 +118,9 @@ async def test_interrupt_stops_speech_and_only_what_was_heard_is_kept(espeak, no
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.6)
     await bus.publish(ev.Interrupt(reason="barge-in"))
+    while not any(isinstance(e, ev.UtteranceEnded) for e in seen):
+        await asyncio.sleep(0.01)
+    await bus.publish(ev.Stop(reason="test done"))
     report = await asyncio.wait_for(runner, 10)
     ended = next(e for e in seen if isinstance(e, ev.UtteranceEnded))
     assert ended.interrupted

@@ -29,13 +29,17 @@ QUESTIONS = (
     "Is three quarters bigger than two thirds?",
     "Okay, I think I am ready for the test.",
 )
+STORY = ("A fraction has two parts. The number on top is the numerator, and it counts the pieces "
+         "you have. The number below is the denominator, and it says how many equal pieces make "
+         "a whole. So three quarters means three pieces out of four equal pieces.")
 GAP_S = 9.0  # silence after each question: room for the whole reply
-BARGE_AFTER_S = 3.2  # a second question this long after the first one ends: the agent is talking
+BARGE_AFTER_S = 4.0  # the user cuts in this long after the agent starts its story
 STAGES = ("vad_stop", "transcript", "end_of_turn", "emotion", "llm_first_sentence", "first_audio",
           "first_frame", "total")
 
 
-def synthesize_user(questions: tuple[str, ...], gaps: list[float], path: Path) -> list[float]:
+def synthesize_user(questions: tuple[str, ...], gaps: list[float], path: Path,
+                    lead_s: float = 0.5) -> list[float]:
     """The user's side as one 16 kHz wav (Piper, the project's TTS); returns speech end times."""
     import soundfile as sf
     import soxr
@@ -44,7 +48,7 @@ def synthesize_user(questions: tuple[str, ...], gaps: list[float], path: Path) -
     from persona.config import Voice
 
     tts = make_tts(Voice(backend="piper", rate=1.0))
-    parts, ends, t = [np.zeros(8000, dtype=np.float32)], [], 0.5
+    parts, ends, t = [np.zeros(int(lead_s * 16000), dtype=np.float32)], [], lead_s
     for text, gap in zip(questions, gaps):
         audio = np.concatenate([c.audio for c in tts.synthesize(text, Prosody.of_voice(Voice()))])
         audio = soxr.resample(audio, tts.sample_rate, 16000).astype(np.float32)
@@ -57,7 +61,7 @@ def synthesize_user(questions: tuple[str, ...], gaps: list[float], path: Path) -
 
 
 async def _session(persona_name: str, config: str | None, backend: str, wav: Path,
-                   output: Path | None) -> tuple[list[dict[str, float]], list[float], dict]:
+                   output: Path | None, say_first: str = "") -> tuple[list[dict[str, float]], list[float], dict]:
     from agent import events as ev
     from agent.assemble import RunOptions, build_parts
     from agent.bus import EventBus
@@ -79,7 +83,12 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
             barge.append(e.t - onsets[-1])
 
     bus.observe(observe)
-    report = await Session(parts, bus=bus, say=lambda s: None).run()
+    session = Session(parts, bus=bus, say=lambda s: None)
+    runner = asyncio.ensure_future(session.run())
+    if say_first:  # the agent is already talking when the user starts
+        await session.ready.wait()
+        await bus.publish(ev.PluginCommand(plugin="bench", command="say", args={"text": say_first}))
+    report = await runner
     # a frame showing speech is rendered when its state exists and the renderer has drawn it
     states = [s for s in parts.recording.frames if s.speaking][:8] if parts.recording else []
     render_s = 0.0
@@ -131,10 +140,10 @@ def run(opts: BenchOptions) -> Suite:
                 suite.figures.append(Figure("A/V offset in the recorded session (mouth vs audio)",
                                             offset * 1000, "ms"))
                 suite.figures.append(Figure("A/V sync peak correlation", corr))
-        # barge-in: the user starts a second question while the agent answers the first
+        # barge-in: the user cuts in while the agent is telling a long story
         barge_wav = tmp_path / "barge.wav"
-        synthesize_user(QUESTIONS[:2], [BARGE_AFTER_S, GAP_S], barge_wav)
-        _, barge, _ = asyncio.run(_session(persona, config, "embedded", barge_wav, None))
+        synthesize_user(QUESTIONS[1:2], [GAP_S], barge_wav, lead_s=BARGE_AFTER_S)
+        _, barge, _ = asyncio.run(_session(persona, config, "embedded", barge_wav, None, STORY))
         if barge:
             suite.timings.append(Timing("barge-in: user onset → interrupt (audio stops)", barge, "s"))
         else:

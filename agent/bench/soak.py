@@ -54,13 +54,15 @@ async def _soak(minutes: float, persona_name: str, config: str | None) -> dict:
     done = asyncio.Event()
 
     def observe(e: ev.Event) -> None:
-        if isinstance(e, ev.TurnLatency) and e.first_audio is not None:
-            out["latency"].append((e.emotion or 0) + (e.llm_first_sentence or 0) + e.first_audio)
+        if isinstance(e, ev.TurnLatency):  # a turn may end without audio (an empty reply)
+            if e.first_audio is not None:
+                out["latency"].append((e.emotion or 0) + (e.llm_first_sentence or 0) + e.first_audio)
             done.set()
         out["depth"] = max(out["depth"], max(bus.depths().values(), default=0))
 
     bus.observe(observe)
     runner = asyncio.ensure_future(session.run())
+    await session.ready.wait()
     deadline = time.monotonic() + minutes * 60
     i = 0
     while time.monotonic() < deadline:
