@@ -56,28 +56,20 @@ class EventBus:
     async def publish(self, event: Event) -> None:
         """Deliver to every subscription; waits only for subscriptions that declared WAIT."""
         self._notify(event)
-        for sub in list(self._subs):
-            if not sub.wants(event) or sub.channel.closed:
-                continue
-            if event.lane is Lane.CONTROL:
-                sub.channel.put_control(event)
-            elif sub.channel.overflow is Overflow.WAIT:
+        for sub in self._targets(event):
+            if event.lane is Lane.DATA and sub.channel.overflow is Overflow.WAIT:
                 await sub.channel.put(event)
             else:
-                sub.channel.put_nowait(event)
+                _deliver_nowait(sub.channel, event)
 
     def publish_nowait(self, event: Event) -> None:
         """For callers outside a coroutine: WAIT subscriptions that are full drop the event."""
         self._notify(event)
-        for sub in list(self._subs):
-            if not sub.wants(event) or sub.channel.closed:
-                continue
-            if event.lane is Lane.CONTROL:
-                sub.channel.put_control(event)
-            elif len(sub.channel) < sub.channel.maxsize or sub.channel.overflow is not Overflow.WAIT:
-                sub.channel.put_nowait(event)
-            else:
-                sub.channel.dropped += 1
+        for sub in self._targets(event):
+            _deliver_nowait(sub.channel, event)
+
+    def _targets(self, event: Event) -> list[Subscription]:
+        return [s for s in self._subs if s.wants(event) and not s.channel.closed]
 
     def _notify(self, event: Event) -> None:
         for obs in list(self._observers):
@@ -108,3 +100,12 @@ class EventBus:
         finally:
             self.publish_nowait(StageLatency(stage=stage, seconds=time.perf_counter() - start,
                                              turn=self.turn))
+
+
+def _deliver_nowait(channel: Channel[Event], event: Event) -> None:
+    if event.lane is Lane.CONTROL:
+        channel.put_control(event)
+    elif channel.overflow is Overflow.WAIT and len(channel) >= channel.maxsize:
+        channel.dropped += 1
+    else:
+        channel.put_nowait(event)
