@@ -69,8 +69,8 @@ def palette(image: np.ndarray, xy: np.ndarray) -> Palette:
                                (up[1:-1] + (brow.mean(axis=0) - up[1:-1].mean(axis=0)) * 0.6)[::-1]])
         c = _median_in(image, [band])
         ok = c is not None and 0.75 < float(c @ _LUMA) / max(1.0, lum) < 1.2  # not a glasses frame
-        lid[s] = tuple((c * 0.94 if ok else skin * 0.9).tolist())
-    lash = skin * 0.3
+        lid[s] = tuple(((0.5 * c + 0.5 * skin) * 0.96 if ok else skin * 0.92).tolist())
+    lash = skin * np.array([0.28, 0.24, 0.22])
     teeth = np.array([228, 222, 208]) * bright
     own = _median_in(image, [inner])  # a smile that shows teeth: use their colour
     if own is not None and float(own @ np.array([0.299, 0.587, 0.114])) > 0.8 * lum:
@@ -166,9 +166,9 @@ def paint_lids(frame: np.ndarray, xy: np.ndarray, rest: np.ndarray, blink: dict[
         patch = frame[y0:y1, x0:x1]
         mask = np.zeros(patch.shape[:2], np.uint8)
         cv2.fillPoly(mask, [_pts(np.concatenate([up, lo[::-1]]), origin)], 255, cv2.LINE_AA, SUB)
-        cv2.fillPoly(mask, [_pts(covered, origin)], 150, cv2.LINE_AA, SUB)
+        cv2.fillPoly(mask, [_pts(covered, origin)], 235, cv2.LINE_AA, SUB)
         mask = cv2.GaussianBlur(mask, (0, 0), max(0.6, 0.012 * iod))
-        a = float(np.clip((b - 0.35) / 0.5, 0.0, 1.0))
+        a = float(np.clip((b - 0.35) / 0.45, 0.0, 1.0))
         alpha = (mask.astype(np.float32) * (a / 255.0))[..., None]
         colour = np.array(pal.lid[s], np.float32)
         patch[:] = (patch * (1 - alpha) + colour * alpha + 0.5).astype(np.uint8)
