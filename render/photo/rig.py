@@ -106,7 +106,6 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         jaw[L.MOUTH_CORNER[s]] = 0.45
     jaw[[78, 308]] = 0.5
     jaw[np.abs(u) > 2.5] = 0.0
-    jaw[:468] *= 1.0
     jaw[468:] = 0.0
     add("jawOpen", np.stack([np.zeros(n), JAW_TRAVEL * jaw], axis=1))
     add("jawLeft", np.stack([0.12 * jaw, np.zeros(n)], axis=1))
