@@ -15,3 +15,14 @@ async def no_leaked_tasks():
     await asyncio.sleep(0)
     leaked = [t for t in asyncio.all_tasks() - before if not t.done() and t is not asyncio.current_task()]
     assert not leaked, f"leaked tasks: {[t.get_name() for t in leaked]}"
+
+
+@pytest.fixture
+def shared_data():
+    """The development data (PELD, EmoBank) beside the checkout; CI has it, a bare clone may not."""
+    from persona.heads import data_dir
+
+    path = data_dir()
+    if not (path / "peld" / "peld_valid.tsv").exists():
+        pytest.skip(f"no development data at {path} (set AGENT_DATA_DIR)")
+    return path

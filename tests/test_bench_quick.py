@@ -9,7 +9,7 @@ import pytest
 
 
 @pytest.mark.slow
-def test_every_suite_runs_quick_and_writes_json(tmp_path):
+def test_every_suite_runs_quick_and_writes_json(tmp_path, shared_data):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "agent.cli", "bench", "all", "--quick",
                            "--json", str(out)], capture_output=True, text=True, timeout=1500)

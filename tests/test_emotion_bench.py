@@ -5,7 +5,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_quick_bench_reports_model_and_baselines():
+def test_quick_bench_reports_model_and_baselines(shared_data):
     from agent.bench.emotion import QUICK_ROWS, run
     from agent.bench.report import BenchOptions
 
