@@ -53,6 +53,12 @@ def run(opts: BenchOptions) -> Suite:
         torch.set_num_threads(threads_before)
     best2 = max(t.summary()["median"] for t in suite.timings if t.name.startswith("cpu 2"))
     suite.figures.append(Figure("cpu 2 threads best median fps (target >= 60)", best2, "fps"))
+    try:  # photo avatar (issue: bring your own portrait) on the bundled sample portrait
+        from render.photo.bench import bench_photo
+
+        suite.timings.extend(bench_photo(opts))
+    except ImportError as e:
+        suite.notes.append(f"photo avatar not measured: {e} (pip install scikit-image)")
     try:
         _sync(suite, persona, opts)
     except Exception as e:  # noqa: BLE001 - reported; the speed figures still stand
