@@ -41,6 +41,9 @@ def emotion_in_words(emotion: Emotion) -> str:
     return f"{emotion.label} (intensity {emotion.intensity:.1f}): {feel}"
 
 
+FIRST_CLAUSE_WORDS = 4
+
+
 class Dialogue:
     """One conversation's dialogue state for one persona."""
 
@@ -84,7 +87,8 @@ class Dialogue:
         """The reply, sentence by sentence, as the LLM writes it."""
         deltas = self.llm.stream(self.messages(user_text, emotion, affect),
                                  max_tokens=self.persona.llm.max_tokens)
-        async for sentence in split_sentences(deltas):
+        # the first clause is spoken as soon as it is written: speech starts sooner
+        async for sentence in split_sentences(deltas, first_clause_words=FIRST_CLAUSE_WORDS):
             yield sentence
 
     async def reply(self, user_text: str, emotion: Emotion, affect: FusedAffect | None) -> str:

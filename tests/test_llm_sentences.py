@@ -80,3 +80,21 @@ async def test_sentences_are_yielded_before_the_stream_ends():
     first = await anext(stream)
     assert first == "First one." and consumed == ["First one.", " Second"]
     assert [s async for s in stream] == ["Second one.", "Third"]
+
+
+async def _chopped(text: str, step: int = 3):
+    for i in range(0, len(text), step):
+        yield text[i:i + step]
+
+
+async def test_first_clause_goes_out_at_its_comma():
+    from agent.llm.sentences import split_sentences
+
+    text = "Sure, I can help with that, let us start. Fractions are parts of a whole."
+    out = [s async for s in split_sentences(_chopped(text), first_clause_words=4)]
+    assert out == ["Sure, I can help with that,", "let us start.", "Fractions are parts of a whole."]
+    # short openers wait for more words; numbers with commas are not clauses
+    out = [s async for s in split_sentences(_chopped("Yes, 1,000 is big. Okay."), first_clause_words=4)]
+    assert out == ["Yes, 1,000 is big.", "Okay."]
+    out = [s async for s in split_sentences(_chopped(text))]
+    assert out[0] == "Sure, I can help with that, let us start."

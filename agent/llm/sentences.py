@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 _LATIN_END = frozenset(".!?…")
 _CJK_END = frozenset("。！？．｡")
+_CLAUSE_END = frozenset(",;:—–")
 _CLOSERS = frozenset("\"'”’»)]}」』）】")
 _ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "dr", "prof", "sr", "sra", "srta", "jr", "st", "vs", "mt", "fig",
@@ -57,6 +58,18 @@ class SentenceSplitter:
     def end(self) -> list[str]:
         rest, self._buf, self._scan = self._buf.strip(), "", 0
         return [rest] if rest else []
+
+    def take_clause(self, min_words: int) -> str | None:
+        """The buffer's first clause (up to ", " "; " ": " or a dash) once it has ``min_words``
+        words and the next word has begun, or None; what follows stays buffered."""
+        buf = self._buf
+        for i, ch in enumerate(buf):
+            if ch in _CLAUSE_END and i + 2 < len(buf) and buf[i + 1] == " " and not buf[i + 2].isspace():
+                clause = buf[: i + 1].strip()
+                if len(clause.split()) >= min_words and not any(c.isdigit() for c in buf[i - 1:i + 3]):
+                    self._buf, self._scan = buf[i + 1:].lstrip(), 0
+                    return clause
+        return None
 
     def _next_boundary(self) -> int | None:
         """Index just after the first sentence in the buffer, or None (none yet or undecided)."""
@@ -109,11 +122,21 @@ class SentenceSplitter:
         return j
 
 
-async def split_sentences(deltas: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Yield each complete sentence of ``deltas`` as soon as it ends, then the remainder."""
+async def split_sentences(deltas: AsyncIterator[str], first_clause_words: int = 0) -> AsyncIterator[str]:
+    """Yield each complete sentence of ``deltas`` as soon as it ends, then the remainder.
+
+    With ``first_clause_words`` > 0 the reply's first clause goes out at its comma once it has
+    that many words ("Sure, let's look at it together, ..."), so speech starts sooner; the
+    rest is cut into sentences as usual."""
     splitter = SentenceSplitter()
+    started = False
     async for delta in deltas:
-        for sentence in splitter.feed(delta):
+        out = splitter.feed(delta)
+        if not started and not out and first_clause_words > 0:
+            clause = splitter.take_clause(first_clause_words)
+            out = [clause] if clause else []
+        for sentence in out:
+            started = True
             yield sentence
     for sentence in splitter.end():
         yield sentence
