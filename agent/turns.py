@@ -48,12 +48,42 @@ def _ack(word: str) -> bool:
     return word in BACKCHANNELS or _HUM.match(word.replace("-", "")) is not None
 
 
+def _once(words: list[str]) -> list[str]:
+    """Consecutive repeats collapsed: on a short clip greedy Whisper loops ("Yeah. Yeah. Yeah.")."""
+    return [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+
+
 def is_backchannel(text: str) -> bool:
     """Only acknowledgement tokens (or nothing lexical at all, as Whisper writes a hum)."""
-    words = words_of(text)
+    words = _once(words_of(text))
     if not words:
         return True
     return " ".join(words) in BACKCHANNELS or (len(words) <= 3 and all(_ack(w) for w in words))
+
+
+# What Whisper writes for the first ~250 ms of a murmur, a hum or a vowel it cannot place: a lone
+# function word or filler says nothing yet about whether the user is taking the turn.
+# ("so", "oh", "well" are not here: an utterance that opens with them over the agent takes the turn.)
+_NOT_YET = frozenset({
+    "and", "the", "a", "an", "i", "in", "on", "but", "uh", "um", "er", "ah", "that",
+    "then", "to", "of", "it", "is", "this", "there", "you", "he", "she", "we", "they", "for", "at",
+})
+
+
+# and what it writes for a clip with no speech in it at all (its best-known hallucinations)
+_SILENCE = frozenset({"thank you", "thank you very much", "thanks for watching", "you", "bye"})
+
+
+def onset_verdict(text: str) -> bool | None:
+    """What the first words of an utterance that began over the agent say: ``True`` a
+    backchannel, ``False`` the user is taking the turn, ``None`` nothing telling yet (no words,
+    or only function words and fillers — look again)."""
+    words = _once(words_of(text))
+    if (words and all(w in _NOT_YET for w in words)) or " ".join(words) in _SILENCE:
+        return None
+    if not words:
+        return None
+    return is_backchannel(text)
 
 
 def sentence_finished(text: str) -> bool:
@@ -72,17 +102,22 @@ def sentence_finished(text: str) -> bool:
     return text.endswith((".", "!"))
 
 
+FRAME_GAP = 0.04  # more than a frame (32 ms) between speech frames: the speech broke off
+
+
 @dataclass(frozen=True)
 class TurnConfig:
     finished_silence: float = 0.25  # seconds of silence after a finished sentence or question
     unfinished_silence: float = 0.70  # after a fragment
     barge_in: float = 0.18  # sustained user speech (VAD onset to decision) that interrupts
     barge_in_gap: float = 0.13  # a dip shorter than this (between syllables) does not reset the onset
+    word_min: float = 0.128  # a short word over the agent ("Wait," "No,") is looked at when it ends
     backchannel_max: float = 1.0  # a held backchannel that goes on this long interrupts after all
     backchannel_gap: float = 0.30  # silence that ends a held backchannel
     check_words: bool = True  # look at the onset's words before interrupting
     held_recheck: float = 0.3  # a held backchannel that goes on is looked at again this much later
-    recheck: float = 0.15  # when the onset held no words yet (a vowel, a hum), look again this much later
+    recheck: float = 0.032  # when the onset held no words yet (a vowel, a hum), look again this much later
+    decide_by: float = 0.26  # ... but no later than this after the onset: still nothing telling is a hum
 
 
 @dataclass(frozen=True)
@@ -194,6 +229,7 @@ class BargeIn:
         self.can_check = can_check and self.config.check_words
         self.state = BargeState.QUIET
         self.onset = 0.0
+        self.run_start = 0.0  # start of the current unbroken run of user speech
         self._last_speech = 0.0
         self._check_at = 0.0
         self._rechecked = False
@@ -214,17 +250,21 @@ class BargeIn:
     def frame(self, t: float, t_end: float, user_speech: bool) -> BargeAction:
         """One input frame [t, t_end) and whether it holds user speech (not echo)."""
         if user_speech:
+            if t_end - self._last_speech > FRAME_GAP:
+                self.run_start = t  # speech resumes after a dip
             self._last_speech = t_end
         return self._table[(self.state, user_speech)](t, t_end)
 
     def resolve(self, backchannel: bool | None, t_end: float = 0.0) -> BargeAction:
-        """The words of the onset are in: a backchannel, speech, or ``None`` when there were no
-        words yet (look again once, ``recheck`` later; a second blank is a hum)."""
+        """The words of the onset are in: a backchannel, speech, or ``None`` when there was
+        nothing telling yet (look again ``recheck`` later while that is before ``decide_by``
+        from the onset — at least once; a blank at the last look is a hum)."""
         if self.state is not BargeState.CHECKING:
             return BargeAction.NONE
-        if backchannel is None and not self._rechecked:
+        again = t_end + self.config.recheck
+        if backchannel is None and (not self._rechecked or again <= self.onset + self.config.decide_by + 1e-9):
             self._rechecked = True
-            self._check_at = t_end + self.config.recheck
+            self._check_at = again
             self.state = BargeState.ONSET
             return BargeAction.NONE
         if backchannel is None or backchannel:
@@ -256,6 +296,12 @@ class BargeIn:
         return self._fire()
 
     def _dip(self, t: float, t_end: float) -> BargeAction:
+        # a word that ends before ``barge_in`` is whole: the best moment to hear what it was
+        if self.can_check and not self._rechecked and self._last_speech - self.onset >= self.config.word_min \
+                and abs(self._last_speech - t) < 1e-6:
+            self._rechecked = True
+            self.state = BargeState.CHECKING
+            return BargeAction.CHECK
         if t_end - self._last_speech > self.config.barge_in_gap:
             self.state = BargeState.QUIET
         return BargeAction.NONE
@@ -263,7 +309,10 @@ class BargeIn:
     def _held_grow(self, t: float, t_end: float) -> BargeAction:
         if t_end - self.onset >= self.config.backchannel_max:
             return self._fire()
-        if self.can_check and t_end + 1e-9 >= self._check_at:  # it goes on: look at more of it
+        # it goes on: look at what follows once that has run ``barge_in`` on its own (the "hm"
+        # of "mm-hm" is a second short burst, "yeah, but I think" runs on)
+        if self.can_check and t_end + 1e-9 >= self._check_at and \
+                t_end - self.run_start + 1e-9 >= self.config.barge_in:
             self._rechecked = True
             self.state = BargeState.CHECKING
             return BargeAction.CHECK

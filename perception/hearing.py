@@ -26,11 +26,12 @@ import numpy as np
 
 from agent import events as ev
 from agent.bus import EventBus
-from agent.turns import (BargeAction, BargeIn, EndOfTurnDetector, TurnConfig, TurnDecision, is_backchannel,
-                         words_of)
+from agent.turns import (BargeAction, BargeIn, BargeState, EndOfTurnDetector, TurnConfig, TurnDecision, is_backchannel,
+                         onset_verdict)
 from perception.affect import AffectEstimate
-from perception.audio_source import FRAME_S, SAMPLE_RATE, AudioFrame, AudioSource
+from perception.audio_source import FRAME, FRAME_S, SAMPLE_RATE, AudioFrame, AudioSource
 from perception.echo import EchoReference, EchoVerdict
+from perception.hum import hum_like
 from perception.vad import Segment, Segmenter, SpeechEnd, SpeechStart, VadConfig
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class Hearing:
         self._barged = False
         self._now = 0.0
         self._check_s = 0.0
+        self._held_at = 0.0  # input time the current onset was held as a backchannel
         self._residuals: collections.deque[float] = collections.deque(maxlen=3)  # median: one odd frame is not a voice
         self._handlers: dict[type, Callable[[Any], Any]] = {SpeechStart: self._started, SpeechEnd: self._ended}
 
@@ -129,6 +131,8 @@ class Hearing:
             await self._handlers[type(e)](e)
         if self._agent_speaking:
             user = prob >= self.config.vad.threshold and not (echo_only or unsure)
+            if self.barge.state is BargeState.QUIET:
+                self._check_s = 0.0  # the compute of this onset's looks only
             action = self.barge.frame(frame.t, frame.end, user)
             if action is BargeAction.CHECK:
                 action = await self._check_onset()
@@ -197,16 +201,30 @@ class Hearing:
 
     # ------------------------------------------------------------------ barge-in
     async def _check_onset(self) -> BargeAction:
-        """Look at the onset's words: a backchannel is held, anything else interrupts."""
+        """Look at the onset: a hum or a backchannel is held, a turn interrupts, and a look
+        that tells nothing yet (no words, a lone "and") is taken again a frame later.
+
+        The look is Whisper on a short window (``glance``: tens of ms, not the 0.6 s a padded
+        30 s window costs), and a hum is told by its sound, since Whisper guesses words for it.
+        """
         # from one frame before the onset: the padding further back holds more echo than voice
-        audio = self.segmenter.current_audio()[-int((self._now - self.segmenter.onset + FRAME_S) * SAMPLE_RATE):]
+        # a held backchannel that goes on is judged by what came after it ("yeah, but ..."), not
+        # by the hum again
+        since = self.barge.run_start if self._held_at > self.barge.onset else self.barge.onset
+        audio = self.segmenter.current_audio()[-int(round((self._now - since + FRAME_S) * SAMPLE_RATE)):]
         loop = asyncio.get_running_loop()
         start = loop.time()
-        result = await asyncio.to_thread(self.asr.transcribe, audio, 0.0, words=False)
-        self._check_s = loop.time() - start
-        backchannel = None if not words_of(result.text) else is_backchannel(result.text)
+        result, hum = await asyncio.to_thread(self._glance, audio)
+        self._check_s += loop.time() - start
+        backchannel = True if hum else onset_verdict(result.text)
         log.debug("barge-in check: %s", {None: "no words yet", True: "backchannel", False: "speech"}[backchannel])
-        return self.barge.resolve(backchannel, self._now)
+        action = self.barge.resolve(backchannel, self._now)
+        if self.barge.state is BargeState.HELD:
+            self._held_at = self._now
+        return action
+
+    def _glance(self, audio: np.ndarray) -> tuple[Any, bool]:
+        return self.asr.glance(audio), hum_like(audio[FRAME:])
 
     async def _barge_in(self) -> None:
         self._barged = True

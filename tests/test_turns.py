@@ -161,3 +161,30 @@ def test_fired_stays_until_the_agent_stops() -> None:
     assert _frames(b, "########", 1.0) == []
     b.reset()
     assert _frames(b, "####", 2.0)
+
+
+def test_nothing_telling_is_looked_at_each_frame_until_decide_by() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18, recheck=0.032, decide_by=0.26))
+    _frames(b, "######")
+    looks = [0.192]
+    while b.resolve(None, looks[-1]) is BargeAction.NONE and b.state is BargeState.ONSET:
+        acts = _frames(b, "#", looks[-1])
+        looks.append(acts[0][0])
+    assert looks == [0.192, 0.224, 0.256] and b.state is BargeState.HELD  # a hum by 256 ms
+
+
+def test_a_short_word_is_looked_at_when_it_ends() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18, word_min=0.128))
+    assert _frames(b, "####.") == [(0.16, BargeAction.CHECK)]  # "Wait," then a pause
+    assert b.resolve(False, 0.16) is BargeAction.FIRE
+    short = BargeIn(TurnConfig(barge_in=0.18, word_min=0.128))
+    assert _frames(short, "##.....") == []  # a click
+
+
+def test_onset_verdicts() -> None:
+    from agent.turns import onset_verdict
+
+    assert onset_verdict("Sorry. Sorry. Sorry.") is False
+    assert onset_verdict("Yeah. Yeah. Yeah.") is True and onset_verdict("right right right right") is True
+    assert onset_verdict("and then") is None and onset_verdict("Thank you.") is None
+    assert onset_verdict("") is None and onset_verdict("So") is False
