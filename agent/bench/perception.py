@@ -106,7 +106,7 @@ def run(opts: BenchOptions) -> Suite:
     suite.timings.append(Timing("echo gate per 32 ms frame (while playing)", echo_ms, "ms"))
     if barge:
         suite.timings.append(Timing("barge-in after onset (input clock)", [b[0] for b in barge], "ms"))
-        suite.timings.append(Timing("barge-in onset looks (short-window Whisper + hum, compute)",
+        suite.timings.append(Timing("barge-in looks (glance + hum, compute)",
                                     [b[1] for b in barge], "ms"))
         within = sum(1 for b in barge if b[0] < 300) / (len(users) * draws)
         suite.figures.append(Figure(f"barge-in lines interrupting < 300 ms ({len(users)} lines x {draws} noise)",
