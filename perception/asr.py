@@ -120,11 +120,12 @@ class WhisperAsr:
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         start = time.perf_counter()
         with self._lock:
-            # a quick look (words=False) is greedy only: no temperature fallback, so no sampling
+            # temperature 0 only: the fallback samples without a seed, so the same audio could
+            # give different words from run to run
             segments, info = self.model.transcribe(
                 audio, language=self.language, beam_size=self.beam_size, word_timestamps=words,
                 without_timestamps=not words, vad_filter=False, condition_on_previous_text=False,
-                temperature=[0.0, 0.2, 0.4, 0.6, 0.8, 1.0] if words else 0.0)
+                temperature=0.0)
             segments = list(segments)
         text = " ".join(s.text.strip() for s in segments).strip()
         out = tuple(Word(w.word.strip(), t0 + float(w.start), t0 + float(w.end), float(w.probability))
