@@ -27,11 +27,11 @@ from torch import Tensor
 from render.avatar import sdf
 from render.avatar.rig import SIGNS, Rig
 from render.avatar.styles import Style
+from render.batching import render_in_parts
 from render.face_state import FaceState
 
 HEAD_Y = 0.04  # canvas height of the head centre
 ZOOM = 1.30  # canvas units per head unit
-CHUNK = 8  # frames per sub-batch on the CPU: bigger batches fall out of the cache
 PIVOT = -0.35  # head-local height the head rolls about (the neck)
 WINDOW = (-0.82, 0.82, -0.86, 1.0)  # canvas x0, x1, y0, y1 the head can reach
 WHITE = (0.97, 0.96, 0.93)
@@ -93,18 +93,8 @@ class AvatarRenderer:
 
     def render(self, states: Sequence[FaceState]) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB for a batch of states."""
-        n = len(states)
-        step = max(1, min(-(-n // self.workers), CHUNK)) if self.device.type == "cpu" else max(1, n)
-        parts = [states[k:k + step] for k in range(0, n, step)]
-        if len(parts) < 2:
-            return self._render_batch(states)
-        if self._pool is None:
-            return np.concatenate([self._render_batch(p) for p in parts])
-        # the pool takes the parts the caller's thread does not; all run at once
-        futures = {k: self._pool.submit(self._render_batch, p) for k, p in enumerate(parts)
-                   if k % self.workers}
-        mine = {k: self._render_batch(parts[k]) for k in range(0, len(parts), self.workers)}
-        return np.concatenate([mine[k] if k in mine else futures[k].result() for k in range(len(parts))])
+        return render_in_parts(states, self._render_batch, self._pool, self.workers,
+                               cpu=self.device.type == "cpu")
 
     def close(self) -> None:
         """Stop the worker threads (rendering after this runs in the caller's thread)."""

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
+from render.batching import render_in_parts
 from render.face_state import INDEX, FaceState, stack
 from render.photo import landmarks as L
 from render.photo.mesh import build_mesh
@@ -28,7 +29,6 @@ from render.photo.synth import _gap, paint_lids, paint_mouth, palette
 
 log = logging.getLogger(__name__)
 
-CHUNK = 8  # frames per sub-batch on the CPU
 INVERT_STEPS = 5
 IRIS_TRAVEL = (0.1, 0.07)  # iris shift at full gaze, in eye distances (horizontal, vertical)
 HALO_FOLLOW = 0.5  # share of the head's motion the ring around the face takes
@@ -146,15 +146,8 @@ class PhotoRenderer:
 
     def render(self, states: Sequence[FaceState]) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB for a batch of states."""
-        states = list(states)
-        n = len(states)
-        step = max(1, min(-(-n // self.workers), CHUNK)) if self.device.type == "cpu" else max(1, n)
-        parts = [states[k:k + step] for k in range(0, n, step)]
-        if len(parts) < 2 or self._pool is None:
-            return np.concatenate([self._render_batch(p) for p in parts]) if parts else self._render_batch([])
-        futures = {k: self._pool.submit(self._render_batch, p) for k, p in enumerate(parts) if k % self.workers}
-        mine = {k: self._render_batch(parts[k]) for k in range(0, len(parts), self.workers)}
-        return np.concatenate([mine[k] if k in mine else futures[k].result() for k in range(len(parts))])
+        return render_in_parts(states, self._render_batch, self._pool, self.workers,
+                               cpu=self.device.type == "cpu")
 
     def close(self) -> None:
         """Stop the worker threads (rendering after this runs in the caller's thread)."""
