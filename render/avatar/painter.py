@@ -14,9 +14,7 @@ yaw and pitch move them over the head ellipsoid (see ``Rig.project``).
 from __future__ import annotations
 
 import math
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Sequence
 
 import numpy as np
@@ -27,7 +25,7 @@ from torch import Tensor
 from render.avatar import sdf
 from render.avatar.rig import SIGNS, Rig
 from render.avatar.styles import Style
-from render.batching import render_in_parts
+from render.batching import BatchSplitter
 from render.face_state import FaceState
 
 HEAD_Y = 0.04  # canvas height of the head centre
@@ -70,14 +68,7 @@ class AvatarRenderer:
         self.style = style
         self.size = (int(size[0]), int(size[1]))
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        # On the CPU a batch is split across ``threads`` worker threads, each running torch
-        # single-threaded: OpenMP's intra-op threads spin at barriers and collapse (10x slower
-        # measured) when other processes share the cores; independent sub-batches do not.
-        self.workers = 1
-        if self.device.type == "cpu":
-            self.workers = max(1, int(threads) if threads else min(2, os.cpu_count() or 1))
-            torch.set_num_threads(1)
-        self._pool = ThreadPoolExecutor(self.workers - 1, "avatar") if self.workers > 1 else None
+        self._split = BatchSplitter(self.device.type, threads, "avatar")
         self.factor = max(1, round(1.0 / scale))
         width, height = self.size
         if width % self.factor or height % self.factor:
@@ -93,14 +84,11 @@ class AvatarRenderer:
 
     def render(self, states: Sequence[FaceState]) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB for a batch of states."""
-        return render_in_parts(states, self._render_batch, self._pool, self.workers,
-                               cpu=self.device.type == "cpu")
+        return self._split.render(states, self._render_batch)
 
     def close(self) -> None:
         """Stop the worker threads (rendering after this runs in the caller's thread)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._split.close()
 
     def _render_batch(self, states: Sequence[FaceState]) -> np.ndarray:
         n = len(states)

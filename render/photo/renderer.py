@@ -11,14 +11,12 @@ mouth's inside and the closing lids are painted on top.
 from __future__ import annotations
 
 import logging
-import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from render.batching import render_in_parts
+from render.batching import BatchSplitter
 from render.face_state import INDEX, FaceState, stack
 from render.photo import landmarks as L
 from render.photo.mesh import build_mesh
@@ -50,13 +48,7 @@ class PhotoRenderer:
         self.portrait = photo if isinstance(photo, Portrait) else load_portrait(
             photo, self.size, face_index=face_index, landmarker=landmarker)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        # as the drawn avatar: on the CPU a batch is split across worker threads, each running
-        # torch single-threaded (OpenMP's threads collapse when other processes share the cores)
-        self.workers = 1
-        if self.device.type == "cpu":
-            self.workers = max(1, int(threads) if threads else min(2, os.cpu_count() or 1))
-            torch.set_num_threads(1)
-        self._pool = ThreadPoolExecutor(self.workers - 1, "photo") if self.workers > 1 else None
+        self._split = BatchSplitter(self.device.type, threads, "photo")
         p = self.portrait
         basis, frame = blendshape_basis(p.points)
         self.frame = frame
@@ -146,14 +138,15 @@ class PhotoRenderer:
 
     def render(self, states: Sequence[FaceState]) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB for a batch of states."""
-        return render_in_parts(states, self._render_batch, self._pool, self.workers,
-                               cpu=self.device.type == "cpu")
+        return self._split.render(states, self._render_batch)
+
+    @property
+    def workers(self) -> int:
+        return self._split.workers
 
     def close(self) -> None:
         """Stop the worker threads (rendering after this runs in the caller's thread)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        self._split.close()
 
     def _render_batch(self, states: Sequence[FaceState]) -> np.ndarray:
         import torch
