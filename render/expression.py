@@ -12,13 +12,12 @@ expressions can be one-sided (a crooked smile, contempt, one raised eyebrow).
 
 from __future__ import annotations
 
-from bisect import bisect_right
 
 import numpy as np
 
 from persona.emotion import PROTOTYPES, Emotion
 from render.face_state import BLENDSHAPES, INDEX
-from render.idle import SmoothNoise
+from render.idle import Approach, SmoothNoise
 
 AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24,
                         25, 26, 28, 34, 43)
@@ -143,44 +142,23 @@ def offset_time(arousal: float) -> float:
     return float(np.clip(0.9 - 0.4 * arousal, 0.4, 1.3))
 
 
-class ExpressionTrack:
+class ExpressionTrack(Approach):
     """AU targets over time, each change eased in (rising AUs at the onset time, falling AUs
     at the offset time) from wherever the face was when the change was asked for."""
 
     def __init__(self, initial: np.ndarray) -> None:
-        self.initial = np.asarray(initial, dtype=np.float32)
-        self._times: list[float] = []
-        self._starts: list[np.ndarray] = []
-        self._targets: list[np.ndarray] = []
-        self._durations: list[np.ndarray] = []
+        super().__init__(initial, np.float32)
 
     def set(self, t: float, target: np.ndarray, arousal: float) -> None:
         start = self.value(t)
         target = np.asarray(target, dtype=np.float32)
         durations = np.where(target >= start, onset_time(arousal), offset_time(arousal))
-        i = bisect_right(self._times, t)
-        del self._times[i:], self._starts[i:], self._targets[i:], self._durations[i:]
-        self._times.append(t)
-        self._starts.append(start)
-        self._targets.append(target)
-        self._durations.append(durations.astype(np.float32))
+        self._change(t, start, target, durations.astype(np.float32))
 
-    def value(self, t: float) -> np.ndarray:
-        i = bisect_right(self._times, t) - 1
-        if i < 0:
-            return self.initial
-        x = np.clip((t - self._times[i]) / self._durations[i], 0.0, 1.0)
+    def _approach(self, dt: float, start: np.ndarray, target: np.ndarray, params: object) -> np.ndarray:
+        x = np.clip(dt / params, 0.0, 1.0)  # params: per-AU durations
         k = x * x * (3.0 - 2.0 * x)
-        return self._starts[i] + (self._targets[i] - self._starts[i]) * k
-
-    def target(self, t: float) -> np.ndarray:
-        i = bisect_right(self._times, t) - 1
-        return self._targets[i] if i >= 0 else self.initial
-
-    def forget_before(self, t: float) -> None:
-        i = bisect_right(self._times, t) - 1
-        if i > 0:
-            del self._times[:i], self._starts[:i], self._targets[:i], self._durations[:i]
+        return start + (target - start) * k
 
 
 class MicroMotion:

@@ -63,34 +63,38 @@ class Steps(Generic[T]):
             del self._times[:i], self._values[:i]
 
 
-class Lag:
-    """First-order approach (time constant ``tau``) to a piecewise-constant target.
+class Approach:
+    """A piecewise-constant target approached from wherever the value was when it changed.
 
-    The value is stored only where the target changes, so any ``t`` is answered exactly and
-    in O(log n), with no dependence on how often frames are taken.
+    Only the changes are stored, so any ``t`` is answered exactly and in O(log n), with no
+    dependence on how often frames are taken. Subclasses say how the value approaches its
+    target (``_approach``); each change may carry its own parameters.
     """
 
-    def __init__(self, initial: np.ndarray, tau: float) -> None:
-        self.tau = tau
-        self.initial = np.asarray(initial, dtype=np.float64)
+    def __init__(self, initial: np.ndarray, dtype: type = np.float64) -> None:
+        self.dtype = dtype
+        self.initial = np.asarray(initial, dtype=dtype)
         self._times: list[float] = []
         self._starts: list[np.ndarray] = []
         self._targets: list[np.ndarray] = []
+        self._params: list[object] = []
 
-    def set(self, t: float, target: np.ndarray) -> None:
-        start = self.value(t)
+    def _change(self, t: float, start: np.ndarray, target: np.ndarray, params: object = None) -> None:
         i = bisect_right(self._times, t)
-        del self._times[i:], self._starts[i:], self._targets[i:]
+        del self._times[i:], self._starts[i:], self._targets[i:], self._params[i:]
         self._times.append(t)
         self._starts.append(start)
-        self._targets.append(np.asarray(target, dtype=np.float64))
+        self._targets.append(np.asarray(target, dtype=self.dtype))
+        self._params.append(params)
+
+    def _approach(self, dt: float, start: np.ndarray, target: np.ndarray, params: object) -> np.ndarray:
+        raise NotImplementedError
 
     def value(self, t: float) -> np.ndarray:
         i = bisect_right(self._times, t) - 1
         if i < 0:
             return self.initial
-        k = math.exp(-(t - self._times[i]) / self.tau)
-        return self._targets[i] + (self._starts[i] - self._targets[i]) * k
+        return self._approach(t - self._times[i], self._starts[i], self._targets[i], self._params[i])
 
     def target(self, t: float) -> np.ndarray:
         i = bisect_right(self._times, t) - 1
@@ -99,7 +103,22 @@ class Lag:
     def forget_before(self, t: float) -> None:
         i = bisect_right(self._times, t) - 1
         if i > 0:
-            del self._times[:i], self._starts[:i], self._targets[:i]
+            del self._times[:i], self._starts[:i], self._targets[:i], self._params[:i]
+
+
+class Lag(Approach):
+    """First-order approach (time constant ``tau``) to a piecewise-constant target."""
+
+    def __init__(self, initial: np.ndarray, tau: float) -> None:
+        super().__init__(initial, np.float64)
+        self.tau = tau
+
+    def set(self, t: float, target: np.ndarray) -> None:
+        self._change(t, self.value(t), target)
+
+    def _approach(self, dt: float, start: np.ndarray, target: np.ndarray, params: object) -> np.ndarray:
+        k = math.exp(-dt / self.tau)
+        return target + (start - target) * k
 
 
 class SmoothNoise:
