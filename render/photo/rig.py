@@ -115,7 +115,6 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
     lip_near = gauss(mouth_c, 0.35)
     lip_w = gauss(mouth_c, 1.1 * half_w)  # smooth: a step at the lips' edge would fold the skin
     lower_lip = np.where(lower, 1.0, 0.0)
-    upper_lip = np.where(upper, 1.0, 0.0)
     lower_soft = np.where(below, lip_near * 0.5, 0.0)
     lower_soft[lower] = 1.0
     upper_soft = np.where(~below & (v < seam), lip_near * 0.5, 0.0)
