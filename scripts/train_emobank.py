@@ -27,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from perception.embeddings import embed_cached  # noqa: E402
 from persona.heads import data_dir  # noqa: E402
+from persona.heads.training import epoch, mlp_weights  # noqa: E402
 
 
 def load(path: Path) -> tuple[list[str], np.ndarray, list[str], np.ndarray]:
@@ -55,22 +56,12 @@ def train_member(x: np.ndarray, y: np.ndarray, xd: np.ndarray, yd: np.ndarray, s
     xt, yt, xdt = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(xd)
     gen = torch.Generator().manual_seed(seed)
     best: tuple[float, int, dict[str, np.ndarray], list[float]] | None = None
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(xt), generator=gen)
-        for i in range(0, len(xt), 64):
-            b = perm[i:i + 64]
-            opt.zero_grad()
-            loss = ((model(xt[b]) - yt[b]) ** 2).mean()
-            loss.backward()
-            opt.step()
-        model.eval()
+    for n_epoch in range(epochs):
+        epoch(model, opt, len(xt), 64, gen, lambda b: ((model(xt[b]) - yt[b]) ** 2).mean())
         with torch.no_grad():
             r = pearson(model(xdt).numpy(), yd)
         if best is None or np.mean(r) > best[0]:
-            weights = {"w1": model[0].weight.detach().numpy().T.copy(), "b1": model[0].bias.detach().numpy().copy(),
-                       "w2": model[3].weight.detach().numpy().T.copy(), "b2": model[3].bias.detach().numpy().copy()}
-            best = (float(np.mean(r)), epoch, weights, r)
+            best = (float(np.mean(r)), n_epoch, mlp_weights(model), r)
     assert best is not None
     return best[2], best[3], best[1]
 

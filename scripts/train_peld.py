@@ -21,7 +21,6 @@ is kept apart.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -33,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from persona.heads import data_dir  # noqa: E402
+from persona.heads.training import epoch  # noqa: E402
 from persona.temperament import temperament  # noqa: E402
 from persona.transition import PeldRows, macro_f1, read_peld  # noqa: E402
 
@@ -100,22 +100,17 @@ def train_member(tr: PeldRows, va: PeldRows, persona: bool, seed: int, args: arg
     weight = torch.tensor((counts.sum() / counts / 7) ** args.alpha, dtype=torch.float32)
     gen = torch.Generator().manual_seed(seed)
     best: tuple[float, int, dict[str, np.ndarray]] = (-1.0, -1, {})
-    for epoch in range(args.epochs):
-        model.train()
-        perm = torch.randperm(len(ytr), generator=gen)
-        for i in range(0, len(ytr), 64):
-            b = perm[i:i + 64]
-            opt.zero_grad()
-            logits, r = model(*[x[b] for x in xtr])
-            loss = (nn.functional.cross_entropy(logits, ytr[b], weight=weight)
-                    + args.vad_weight * ((r - proto[ytr[b]]) ** 2).sum(1).mean())
-            loss.backward()
-            opt.step()
-        model.eval()
+    def loss_of(b):  # noqa: ANN001, ANN202
+        logits, r = model(*[x[b] for x in xtr])
+        return (nn.functional.cross_entropy(logits, ytr[b], weight=weight)
+                + args.vad_weight * ((r - proto[ytr[b]]) ** 2).sum(1).mean())
+
+    for n_epoch in range(args.epochs):
+        epoch(model, opt, len(ytr), 64, gen, loss_of)
         with torch.no_grad():
             score = macro_f1(va.label, model(*xva)[0].argmax(1).numpy())
         if score > best[0]:
-            best = (score, epoch, export(model, persona))
+            best = (score, n_epoch, export(model, persona))
     return best
 
 

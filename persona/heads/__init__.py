@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HEADS_DIR = Path(__file__).resolve().parent
+# which script makes each head
+TRAINED_BY = {"text_affect": "train_emobank", "transition": "train_peld", "backchannel": "train_backchannel"}
 
 
 def data_dir() -> Path:
@@ -28,7 +34,7 @@ def load(name: str) -> dict[str, "np.ndarray"]:
     path = HEADS_DIR / f"{name}.npz"
     if not path.exists():
         raise UserError(f"trained head {path} is missing; reinstall the package or run "
-                        f"scripts/train_{'emobank' if 'affect' in name else 'peld'}.py")
+                        f"scripts/{TRAINED_BY.get(name, 'train_' + name)}.py")
     with np.load(path, allow_pickle=False) as z:
         return {k: (z[k].astype(np.float32) if z[k].dtype == np.float16 else z[k]) for k in z.files}
 
