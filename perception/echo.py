@@ -37,6 +37,7 @@ class EchoVerdict:
     gain: float | None  # the echo's level relative to what is played
     cleaned: np.ndarray  # the frame with the estimated echo subtracted
     certain: bool = True  # False in the first moments of playback, before the echo path is known
+    above_floor_db: float = 99.0  # the cleaned frame's energy over the room's noise floor
 
 
 class EchoReference:
@@ -118,7 +119,7 @@ class EchoReference:
         if not self.playing(t - self.max_delay - self.taps * frame_s, t + frame_s):
             self._levels.append(float(np.dot(d, d)))
             self._playing_since = None
-            return EchoVerdict(1.0, False, self.delay, self.gain, d, True)
+            return EchoVerdict(1.0, False, self.delay, self.gain, d, True, self._above_floor(d))
         if self._playing_since is None:
             self._playing_since = t
         corr = self._track(t)
@@ -126,7 +127,7 @@ class EchoReference:
             # no echo path yet: the first moments are uncertain; after that, none is heard
             # (headphones, a muted speaker) and the microphone is all user
             sure = t - self._playing_since > self.settle
-            return EchoVerdict(1.0, True, None, None, d, sure)
+            return EchoVerdict(1.0, True, None, None, d, sure, self._above_floor(d))
         base = t - max(0.0, self.delay - self.pre)
         X = np.stack([np.fft.rfft(self.reference(base - (k + 1) * frame_s, 2 * FRAME))
                       for k in range(self.taps)])
@@ -154,7 +155,14 @@ class EchoReference:
             self.erle_residual = 0.9 * self.erle_residual + 0.1 * residual
             # learnt well enough to tell the user from the echo; it stays learnt until the path moves
             self.converged = self.erle_residual < self.converged_below
-        return EchoVerdict(residual, True, self.delay, self.gain, out, self.converged)
+        return EchoVerdict(residual, True, self.delay, self.gain, out, self.converged, self._above_floor(out))
+
+    def _above_floor(self, frame: np.ndarray) -> float:
+        """dB of ``frame``'s energy over the quietest frame of the last 2 s (the room's noise)."""
+        floor = min(self._levels, default=0.0)
+        if floor <= 0.0:
+            return 99.0
+        return 10.0 * float(np.log10(max(float(np.dot(frame, frame)), 1e-20) / floor))
 
     def _track(self, t: float) -> float:
         """Delay and level of the echo from the last ~256 ms; returns the peak normalised

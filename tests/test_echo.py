@@ -1,0 +1,72 @@
+"""The echo gate on its own, with speech-like signals (no models): it finds the room's delay,
+cancels the agent's echo once learnt, leaves a user who talks over it, and tells a voice from
+the room's noise."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from perception.audio_source import FRAME, SAMPLE_RATE
+from perception.echo import EchoReference
+
+
+def _babble(seconds: float, seed: int) -> np.ndarray:
+    """Noise shaped into 4 Hz syllables with pauses: speech's rhythm without a synthesizer."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SAMPLE_RATE)
+    t = np.arange(n) / SAMPLE_RATE
+    envelope = np.clip(np.sin(2 * np.pi * 4 * t + rng.uniform(0, 6)), 0, None) ** 2
+    return (0.3 * envelope * rng.standard_normal(n)).astype(np.float32)
+
+
+def _run(mic: np.ndarray, echo: EchoReference) -> list:
+    return [echo.assess(mic[i:i + FRAME], i / SAMPLE_RATE) for i in range(0, len(mic) - FRAME + 1, FRAME)]
+
+
+def _room(agent: np.ndarray, delay: float, gain: float, n: int, seed: int = 3) -> np.ndarray:
+    d = int(delay * SAMPLE_RATE)
+    mic = np.random.default_rng(seed).standard_normal(n).astype(np.float32) * 1e-3
+    mic[d:d + len(agent)] += gain * agent[:n - d]
+    return mic
+
+
+def test_the_agents_echo_is_learnt_and_cancelled() -> None:
+    agent = _babble(4.0, seed=1)
+    echo = EchoReference()
+    echo.push(agent, SAMPLE_RATE, 0.0)
+    verdicts = _run(_room(agent, 0.05, 0.5, len(agent)), echo)
+    assert echo.delay is not None and abs(echo.delay - 0.05) < 0.005
+    late = verdicts[len(verdicts) // 2:]
+    assert all(v.playing and v.certain for v in late)
+    assert float(np.median([v.residual for v in late])) < 0.1
+
+
+def _vowel(seconds: float) -> np.ndarray:
+    """A held vowel at 150 Hz (harmonics falling off): a user who keeps talking."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    return (0.1 * sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 12))).astype(np.float32)
+
+
+def test_a_user_over_the_echo_is_left_in() -> None:
+    agent, user = _babble(5.0, seed=1), _vowel(1.0)
+    mic = _room(agent, 0.05, 0.5, len(agent))
+    start = int(3.5 * SAMPLE_RATE)
+    mic[start:start + len(user)] += user
+    echo = EchoReference()
+    echo.push(agent, SAMPLE_RATE, 0.0)
+    verdicts = _run(mic, echo)
+    during = verdicts[start // FRAME + 2:(start + len(user)) // FRAME - 2]
+    assert float(np.median([v.residual for v in during])) > 0.5
+    # what is left is the user's voice, well above the room's noise
+    assert float(np.median([v.above_floor_db for v in during])) > 20
+
+
+def test_quiet_frames_sit_at_the_noise_floor() -> None:
+    rng = np.random.default_rng(0)
+    quiet = rng.standard_normal(32 * FRAME).astype(np.float32) * 1e-3
+    loud = quiet.copy()
+    loud[-FRAME:] += _vowel(FRAME / SAMPLE_RATE)
+    verdicts = _run(loud, EchoReference())
+    assert all(not v.playing for v in verdicts)
+    assert max(v.above_floor_db for v in verdicts[:-1]) < 6  # noise over its own minimum
+    assert verdicts[-1].above_floor_db > 20
