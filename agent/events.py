@@ -74,6 +74,24 @@ class Interrupt(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Pause(Event):
+    """Go quiet now but keep the reply: the user started talking over the agent and it cannot
+    yet tell whether they are taking the turn or only acknowledging ("uh-huh"). An ``Interrupt``
+    (they are taking it) or a ``Resume`` (it was an acknowledgement) follows within a second."""
+
+    lane: ClassVar[Lane] = Lane.CONTROL
+    reason: str = "barge-in"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Resume(Event):
+    """Go on with the paused reply, from the word it stopped in."""
+
+    lane: ClassVar[Lane] = Lane.CONTROL
+    reason: str = "backchannel"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Stop(Event):
     """End the session."""
 

@@ -1,6 +1,8 @@
 """One reply at a time: choose the emotion, stream the LLM's sentences into TTS, play them on the
 audio clock and move the mouth with them. ``interrupt()`` stops all of it in one call: synthesis,
-queued audio, the mouth, the recording; only what was actually heard enters the history."""
+queued audio, the mouth, the recording; only what was actually heard enters the history.
+``pause()`` goes quiet the same way but keeps the reply (synthesis runs on): ``resume()`` says it
+on from the word the pause cut, ``interrupt()`` ends it there."""
 
 from __future__ import annotations
 
@@ -84,6 +86,8 @@ class Responder:
         self._on_cut = on_cut or (lambda t: None)
         self._cancel = threading.Event()
         self._cut_at: float | None = None  # session time of the interrupt, if any
+        self._pause: asyncio.Event | None = None  # set when a pause ends (resumed or interrupted)
+        self._paused_at = 0.0
         self._queued_samples = 0  # samples handed to the output (its clock counts the played ones)
         self._played = Played()
         self._utterance: int | None = None
@@ -128,6 +132,7 @@ class Responder:
 
         self._cancel = threading.Event()
         self._cut_at = None
+        self._pause = None
         self._played = Played()
         self._queued_samples = self.output.position()
         self.turn.to(TurnState.THINKING)
@@ -137,6 +142,8 @@ class Responder:
                                                prosody_for(emotion, self.voice), self._cancel):
                 await self._play(chunk)
             await self.output.drain()
+            while await self._hold():  # paused at the very end: what was cut is said again
+                await self.output.drain()
             heard = self._played.heard_text(self._played.end)  # drained: all of it was played
         finally:
             if self._utterance is not None:
@@ -163,6 +170,7 @@ class Responder:
             yield sentence
 
     async def _play(self, chunk: SpeechChunk) -> None:
+        await self._hold()
         if self._cancel.is_set():
             return
         start = self._start_of_next(chunk)
@@ -183,16 +191,63 @@ class Responder:
         self._queued_samples += int(round(chunk.duration * self.output.sample_rate))
         await self.output.play(chunk)
 
-    def interrupt(self) -> bool:
-        """Stop the reply now; returns False when nothing was being said (a no-op, not an error)."""
-        if self.turn.state not in (TurnState.THINKING, TurnState.SPEAKING):
-            return False
-        now = self.clock()
-        self._cut_at = now
-        self._cancel.set()
+    async def _hold(self) -> bool:
+        """While paused, wait for the verdict; once resumed, say again what the pause cut, from
+        the word it stopped in. Returns whether anything was said again."""
+        replayed = False
+        while self._pause is not None:
+            await self._pause.wait()
+            self._pause = None
+            if self._cancel.is_set():
+                break
+            cut = self._paused_at
+            cut_off = [(s, c) for s, c in self._played.chunks if s + c.duration > cut + 1e-6]
+            self._played.chunks = [(s, c) for s, c in self._played.chunks if s + c.duration <= cut + 1e-6]
+            for start, chunk in cut_off:
+                if start < cut:  # heard in part: what was heard stays, the rest is said again
+                    head, chunk = chunk.split_at_word(cut - start)
+                    if head.duration > 0:
+                        self._played.chunks.append((start, head))
+                await self._play(chunk)
+                replayed = True
+        return replayed
+
+    def _silence(self, now: float) -> None:
         self.output.cancel()
         self._queued_samples = self.output.position()
         self.animator.interrupt(now)
         self._on_cut(now)
+
+    def pause(self) -> bool:
+        """Go quiet now, as an interrupt does, but keep the reply; returns False when nothing
+        is being said."""
+        if self.turn.state is not TurnState.SPEAKING:
+            return False
+        now = self.clock()
+        self._paused_at = now
+        self._pause = asyncio.Event()
+        self._silence(now)
+        self.turn.to(TurnState.PAUSED)
+        return True
+
+    def resume(self) -> bool:
+        """Go on with a paused reply from the word the pause cut; False when not paused."""
+        if self.turn.state is not TurnState.PAUSED or self._pause is None:
+            return False
+        self.turn.to(TurnState.SPEAKING)
+        self._pause.set()
+        return True
+
+    def interrupt(self) -> bool:
+        """Stop the reply now (a paused one where the pause cut it); returns False when nothing
+        was being said (a no-op, not an error)."""
+        if self.turn.state not in (TurnState.THINKING, TurnState.SPEAKING, TurnState.PAUSED):
+            return False
+        now = self.clock()
+        self._cut_at = self._paused_at if self.turn.state is TurnState.PAUSED else now
+        self._cancel.set()
+        self._silence(now)
         self.turn.to(TurnState.INTERRUPTED)
+        if self._pause is not None:
+            self._pause.set()
         return True

@@ -101,6 +101,8 @@ class Session:
             ev.Transcript: self._on_transcript,
             ev.UserText: self._on_user_text,
             ev.Interrupt: self._on_interrupt,
+            ev.Pause: self._on_pause,
+            ev.Resume: self._on_resume,
             ev.Stop: self._on_stop,
             ev.AffectEstimated: self._on_affect,
             ev.UserPresence: self._on_presence,
@@ -201,7 +203,8 @@ class Session:
     def _turn_changed(self, old: TurnState, new: TurnState) -> None:
         self.bus.publish_nowait(ev.TurnStateChanged(old=old.value, new=new.value))
         if self.parts.hearing is not None:
-            self.parts.hearing.agent_speaking = new in (TurnState.SPEAKING,)
+            # paused, the agent still holds the turn until the user's words decide
+            self.parts.hearing.agent_speaking = new in (TurnState.SPEAKING, TurnState.PAUSED)
 
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(self, inbox: Any) -> None:
@@ -259,6 +262,14 @@ class Session:
     async def _on_interrupt(self, e: ev.Interrupt) -> None:
         if self.responder.interrupt():
             log.debug("interrupted: %s", e.reason)
+
+    async def _on_pause(self, e: ev.Pause) -> None:
+        if self.responder.pause():
+            log.debug("paused: %s", e.reason)
+
+    async def _on_resume(self, e: ev.Resume) -> None:
+        if self.responder.resume():
+            log.debug("resumed: %s", e.reason)
 
     async def _on_stop(self, e: ev.Stop) -> None:
         log.debug("stop: %s", e.reason)

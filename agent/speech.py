@@ -45,3 +45,21 @@ class SpeechChunk:
     @property
     def duration(self) -> float:
         return len(self.audio) / self.sample_rate
+
+    def split_at_word(self, t: float) -> tuple[SpeechChunk, SpeechChunk]:
+        """(what came before the word being said ``t`` seconds in, the rest from that word):
+        after a pause the rest is said again. Without word timings the whole chunk is the rest."""
+        start = max((w.start for w in self.words if w.start <= t + 1e-9), default=0.0)
+        cut = int(round(start * self.sample_rate))
+        before = [w for w in self.words if w.start < start - 1e-9]
+        head = SpeechChunk(self.audio[:cut], self.sample_rate, " ".join(w.word for w in before),
+                           tuple(p for p in self.phonemes if p.start < start - 1e-9), tuple(before),
+                           self.sentence_index, False, dict(self.meta))
+        after = [w for w in self.words if w.start >= start - 1e-9]
+        tail = SpeechChunk(self.audio[cut:], self.sample_rate,
+                           " ".join(w.word for w in after) if self.words else self.text,
+                           tuple(PhonemeTiming(p.phoneme, p.start - start, p.end - start, p.stress)
+                                 for p in self.phonemes if p.start >= start - 1e-9),
+                           tuple(WordTiming(w.word, w.start - start, w.end - start) for w in after),
+                           self.sentence_index, self.last, dict(self.meta))
+        return head, tail

@@ -1,5 +1,5 @@
 """The turn as one explicit state machine: listening → thinking → speaking → listening, with
-interruptions. Transitions are a table; anything else is an internal race, logged at debug
+pauses (speaking → paused → speaking, when the user only acknowledged) and interruptions. Transitions are a table; anything else is an internal race, logged at debug
 level and ignored (never raised into the conversation)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ class TurnState(enum.Enum):
     LISTENING = "listening"
     THINKING = "thinking"
     SPEAKING = "speaking"
+    PAUSED = "paused"  # quiet while the user's words decide: interrupted, or go on
     INTERRUPTED = "interrupted"
     STOPPED = "stopped"
 
@@ -23,7 +24,8 @@ S = TurnState
 ALLOWED: dict[TurnState, frozenset[TurnState]] = {
     S.LISTENING: frozenset({S.THINKING, S.STOPPED}),
     S.THINKING: frozenset({S.SPEAKING, S.LISTENING, S.INTERRUPTED, S.STOPPED}),
-    S.SPEAKING: frozenset({S.LISTENING, S.INTERRUPTED, S.STOPPED}),
+    S.SPEAKING: frozenset({S.LISTENING, S.PAUSED, S.INTERRUPTED, S.STOPPED}),
+    S.PAUSED: frozenset({S.SPEAKING, S.INTERRUPTED, S.STOPPED}),
     S.INTERRUPTED: frozenset({S.LISTENING, S.THINKING, S.STOPPED}),
     S.STOPPED: frozenset(),
 }

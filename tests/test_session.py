@@ -12,7 +12,6 @@ from agent.audio_out import VirtualClockOutput
 from agent.bus import EventBus
 from agent.recorder import Recording
 from agent.session import Parts, Session
-from agent.tasks import TaskOwner
 from agent.turn_state import TurnState
 from perception.affect import AffectEstimate
 from persona.config import Voice, get_persona
@@ -138,6 +137,64 @@ async def test_interrupt_stops_speech_and_only_what_was_heard_is_kept(espeak, no
     state = parts.animator.frame(cut + 1 / 30)
     assert state["jawOpen"] < 0.1 and not state.speaking
     assert report.turns == [] or "total" in report.turns[0] or True
+
+
+async def _speaking(espeak, reply, seconds: float):
+    """A session saying ``reply``, ``seconds`` into it."""
+    parts = make_parts(espeak, reply, realtime=True)
+    bus = EventBus()
+    seen = await collect(bus)
+    session = Session(parts, bus=bus, say=lambda s: None)
+    runner = asyncio.ensure_future(session.run())
+    await asyncio.sleep(0.02)
+    await bus.publish(ev.UserText(text="Count for me"))
+    while session.turn.state is not TurnState.SPEAKING:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(seconds)
+    return parts, bus, seen, session, runner
+
+
+async def _ended(bus, seen, runner):
+    while not any(isinstance(e, ev.UtteranceEnded) for e in seen):
+        await asyncio.sleep(0.01)
+    await bus.publish(ev.Stop(reason="test done"))
+    await asyncio.wait_for(runner, 10)
+    return next(e for e in seen if isinstance(e, ev.UtteranceEnded))
+
+
+COUNT = ["One two three four five six seven eight nine ten eleven twelve."]
+
+
+async def test_a_pause_goes_quiet_and_resume_goes_on_from_the_cut_word(espeak, no_leaked_tasks):
+    """"Uh-huh" over the agent: it pauses, then says the rest of its reply from the word it
+    stopped in; the whole reply is heard and enters the history."""
+    parts, bus, seen, session, runner = await _speaking(espeak, COUNT, 0.8)
+    await bus.publish(ev.Pause(reason="barge-in"))
+    await asyncio.sleep(0.05)
+    assert session.turn.state is TurnState.PAUSED
+    held = parts.output.position()
+    await asyncio.sleep(0.4)
+    assert parts.output.position() - held < 0.06 * parts.output.sample_rate  # quiet: the clock stands
+    assert not parts.animator.frame(session.clock()).speaking
+    await bus.publish(ev.Resume(reason="backchannel"))
+    ended = await _ended(bus, seen, runner)
+    assert not ended.interrupted
+    assert ended.heard_text.lower().split() == COUNT[0].lower().rstrip(".").split()
+    assert parts.dialogue.committed == [("Count for me", ended.heard_text)]
+    states = [(e.old, e.new) for e in seen if isinstance(e, ev.TurnStateChanged)]
+    assert ("speaking", "paused") in states and ("paused", "speaking") in states
+
+
+async def test_an_interrupt_after_a_pause_keeps_what_was_heard_before_it(espeak, no_leaked_tasks):
+    parts, bus, seen, session, runner = await _speaking(espeak, COUNT, 0.8)
+    await bus.publish(ev.Pause(reason="barge-in"))
+    await asyncio.sleep(0.5)  # the user's words are being looked at
+    await bus.publish(ev.Interrupt(reason="barge-in"))
+    ended = await _ended(bus, seen, runner)
+    assert ended.interrupted and 0 < len(ended.heard_text.split()) < 6, ended.heard_text
+    assert parts.dialogue.committed[-1][1] == ended.heard_text
+    states = [(e.old, e.new) for e in seen if isinstance(e, ev.TurnStateChanged)]
+    assert ("paused", "interrupted") in states
 
 
 async def test_a_stuck_stage_cannot_hold_shutdown(espeak, no_leaked_tasks):

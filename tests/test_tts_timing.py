@@ -79,3 +79,22 @@ def test_split_sentences_keeps_closing_quotes():
     assert split_sentences('Hi there. "Really?" she asked!  Ok') == [
         "Hi there.", '"Really?"', "she asked!", "Ok"]
     assert split_sentences("   ") == []
+
+
+def test_a_chunk_splits_at_the_word_a_pause_cut() -> None:
+    """After a pause the agent says its chunk again from the word it stopped in."""
+    from agent.speech import PhonemeTiming, SpeechChunk, WordTiming
+
+    rate = 100
+    words = (WordTiming("one", 0.0, 0.3), WordTiming("two", 0.4, 0.7), WordTiming("three", 0.8, 1.2))
+    phonemes = (PhonemeTiming("w", 0.0, 0.3), PhonemeTiming("t", 0.4, 0.7), PhonemeTiming("θ", 0.8, 1.2))
+    chunk = SpeechChunk(np.arange(120, dtype=np.float32), rate, "one two three", phonemes, words, last=True)
+    head, tail = chunk.split_at_word(0.5)  # in the middle of "two"
+    assert head.text == "one" and [w.word for w in head.words] == ["one"] and len(head.audio) == 40
+    assert not head.last and tail.last
+    assert tail.text == "two three" and tail.audio[0] == 40 and len(tail.audio) == 80
+    assert tail.words[0] == WordTiming("two", 0.0, pytest.approx(0.3)) and tail.phonemes[0].phoneme == "t"
+    head, tail = chunk.split_at_word(0.1)  # the first word: all of it again
+    assert head.duration == 0 and tail.text == "one two three" and len(tail.audio) == 120
+    bare = SpeechChunk(np.zeros(50, np.float32), rate, "hello")
+    assert bare.split_at_word(0.3)[1].text == "hello" and bare.split_at_word(0.3)[1].duration == 0.5
