@@ -340,8 +340,10 @@ class VirtualClockOutput:
         audio = _resample(chunk, self.sample_rate)
         generation = self._generation
         if self.realtime:
+            # short steps, as in drain(): a cancel() must free a waiting play() at once, or a
+            # paused reply would go on only when this wait had run out
             while self._queued - self._advance() > self._capacity:
-                await self._sleep((self._queued - self._advance() - self._capacity) / self.sample_rate)
+                await self._sleep(min(0.02, (self._queued - self._advance() - self._capacity) / self.sample_rate))
                 if generation != self._generation:
                     return
         self._advance()  # playback of an idle output starts now, not when it last stopped

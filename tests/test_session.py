@@ -151,19 +151,24 @@ async def test_interrupt_stops_speech_and_only_what_was_heard_is_kept(espeak, no
 
 async def test_a_pause_goes_quiet_and_resume_goes_on_from_the_cut_word(espeak, no_leaked_tasks):
     """"Uh-huh" over the agent: it pauses, then says the rest of its reply from the word it
-    stopped in; the whole reply is heard and enters the history."""
-    parts, bus, seen, session, runner = await _speaking(espeak, COUNT, 0.8)
+    stopped in — at once, though the next sentence was already waiting to be played; the whole
+    reply is heard and enters the history."""
+    reply = COUNT + ["Thirteen fourteen."]
+    parts, bus, seen, session, runner = await _speaking(espeak, reply, 0.8)
     await bus.publish(ev.Pause(reason="barge-in"))
     await asyncio.sleep(0.05)
     assert session.turn.state is TurnState.PAUSED
     held = parts.output.position()
     await asyncio.sleep(0.4)
-    assert parts.output.position() - held < 0.06 * parts.output.sample_rate  # quiet: the clock stands
+    rate = parts.output.sample_rate
+    assert parts.output.position() - held < 0.06 * rate  # quiet: the clock stands
     assert not parts.animator.frame(session.clock()).speaking
     await bus.publish(ev.Resume(reason="backchannel"))
+    await asyncio.sleep(0.2)
+    assert parts.output.position() - held > 0.1 * rate  # talking again
     ended = await _ended(bus, seen, runner)
     assert not ended.interrupted
-    assert ended.heard_text.lower().split() == COUNT[0].lower().rstrip(".").split()
+    assert ended.heard_text.lower().replace(".", "").split() == " ".join(reply).lower().replace(".", "").split()
     assert parts.dialogue.committed == [("Count for me", ended.heard_text)]
     states = [(e.old, e.new) for e in seen if isinstance(e, ev.TurnStateChanged)]
     assert ("speaking", "paused") in states and ("paused", "speaking") in states
