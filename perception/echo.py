@@ -56,6 +56,11 @@ class EchoReference:
         self._P: np.ndarray | None = None
         self._playing_since: float | None = None
         self._moved = 0
+        # frames that must agree on the delay before it is first taken: one whole tracking
+        # window of new audio, since consecutive windows share most of their samples
+        self.confirm = 8
+        self._candidate: float | None = None
+        self._agreeing = 0
         self._levels: collections.deque[float] = collections.deque(maxlen=64)  # 2 s of frame energies
         self.erle_residual = 1.0
         self.converged = False
@@ -188,7 +193,13 @@ class EchoReference:
             delay = best / SAMPLE_RATE
             self.gain = float(np.sqrt(float(np.dot(mic, mic)) / ref_e[best]))
             if self.delay is None:
-                self.delay = delay
+                # a real echo correlates at the same lag frame after frame; a user's voice
+                # against the agent's (with headphones: no echo at all) can peak for a moment,
+                # and a lock on that would leave the gate waiting for an echo that never comes
+                same = self._candidate is not None and abs(delay - self._candidate) <= self.pre
+                self._candidate, self._agreeing = delay, self._agreeing + 1 if same else 1
+                if self._agreeing >= self.confirm:
+                    self.delay, self._candidate, self._agreeing = delay, None, 0
             elif abs(delay - self.delay) > self.pre:  # the path moved: confirm, then re-learn
                 self._moved += 1
                 if self._moved >= 6:

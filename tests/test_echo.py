@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from perception.audio_source import FRAME, SAMPLE_RATE
+from perception.audio_source import FRAME, FRAME_S, SAMPLE_RATE
 from perception.echo import EchoReference
 
 
@@ -70,3 +70,28 @@ def test_quiet_frames_sit_at_the_noise_floor() -> None:
     assert all(not v.playing for v in verdicts)
     assert max(v.above_floor_db for v in verdicts[:-1]) < 6  # noise over its own minimum
     assert verdicts[-1].above_floor_db > 20
+
+
+def test_with_headphones_a_user_who_sounds_like_the_agent_does_not_lock_the_gate() -> None:
+    """No echo reaches the microphone; the user says "okay" and "right" in the agent's own
+    (espeak) voice and the reply is cut 224 ms in, as a pause does. A moment's correlation
+    between the two voices must not be taken for an echo path: the gate would then wait for
+    one to be learnt, and hear nobody while the agent talks."""
+    from agent.bench.speech import espeak, mix
+
+    agent = espeak("Long ago, in a small village by the sea, there lived an old fisherman who knew every "
+                   "wave by its name. Each morning he rowed out before the sun.")
+    for word in ("okay", "right"):
+        mic = mix(6.0, [(3.0, espeak(word), 0.5)], noise_db=-50, seed=3)
+        echo = EchoReference()
+        echo.push(agent, SAMPLE_RATE, 0.0)
+        verdicts = []
+        for i in range(0, len(mic) - FRAME + 1, FRAME):
+            t = i / SAMPLE_RATE
+            if abs(t - 3.224) < FRAME_S / 2:
+                echo.cut_after(t)
+            if abs(t - 3.9) < FRAME_S / 2:  # resumed after the pause
+                echo.push(agent[int(3.224 * SAMPLE_RATE):], SAMPLE_RATE, t)
+            verdicts.append(echo.assess(mic[i:i + FRAME], t))
+        assert echo.delay is None, word
+        assert all(v.certain for v in verdicts[int(4.5 / FRAME_S):] if v.playing), word
