@@ -8,9 +8,9 @@ that their timing is the same in a test, from a file and live:
   ("so I was thinking that", "um") waits ``unfinished_silence`` (700 ms) for more, and speech
   that resumes in time continues the same turn.
 * ``BargeIn``: while the agent speaks, user speech (already cleared of the agent's echo)
-  sustained for ``barge_in`` seconds fires an interrupt — unless a quick look at its words says
-  it is a backchannel ("uh-huh", "yeah", "mm-hm"), which is held and only interrupts when it
-  goes on past ``backchannel_max``.
+  sustained for ``barge_in`` seconds fires an interrupt — unless a look at its onset says it is
+  a backchannel ("uh-huh", "yeah", "mm-hm"; ``perception.backchannel``), which is held, looked
+  at again by its words if it goes on ("yeah, but ..."), and interrupts past ``backchannel_max``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,14 @@ log = logging.getLogger(__name__)
 # a speaker who starts with one is usually taking the turn.
 BACKCHANNELS = frozenset({
     "uh-huh", "uh huh", "uhhuh", "mm-hm", "mm-hmm", "mhm", "mm", "mmm", "hmm", "hm", "mm hm",
-    "yeah", "yes", "yep", "yup", "ok", "okay", "right", "sure", "aha", "i see", "got it", "cool",
-    "nice", "wow", "exactly", "true",
+    "yeah", "yes", "yep", "yup", "ok", "okay", "right", "all right", "alright", "sure", "aha", "i see",
+    "got it", "cool", "nice", "wow", "exactly", "true",
 })
+# sounds that hold no words: alone, they are not a turn either
+FILLERS = frozenset({"uh", "um", "er", "erm", "ah", "oh", "hm", "hmm", "mm", "huh"})
+# a word that, even alone, asks the agent to stop and listen
+STOP_WORDS = frozenset({"wait", "stop", "no", "nope", "sorry", "hold", "hang", "hey", "what", "why", "how",
+                        "but", "actually", "excuse", "pardon", "listen", "look", "please", "enough"})
 _FILLER_END = frozenset({
     "and", "but", "or", "so", "because", "the", "a", "an", "to", "of", "with", "for", "in", "on",
     "at", "that", "which", "if", "um", "uh", "er", "like", "my", "your", "is", "was", "i", "then",
@@ -49,7 +54,13 @@ def _ack(word: str) -> bool:
 
 
 def _once(words: list[str]) -> list[str]:
-    """Consecutive repeats collapsed: on a short clip greedy Whisper loops ("Yeah. Yeah. Yeah.")."""
+    """Repeats collapsed: on a short clip greedy Whisper loops ("Yeah. Yeah. Yeah.", "I see. I see.
+    I see", "Let me stop you there. Let me stop") — a word or a phrase said again and again, the
+    last time perhaps cut short."""
+    for n in range(1, len(words) // 2 + 1):
+        head = words[:n]
+        if len(words) > n and len(head) == n and all(w == head[i % n] for i, w in enumerate(words)):
+            return head
     return [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
 
 
@@ -86,6 +97,22 @@ def onset_verdict(text: str) -> bool | None:
     return is_backchannel(text)
 
 
+def calls_to_stop(text: str) -> bool:
+    """The first words of an onset ask the agent to stop and listen: a stop word ("Wait",
+    "Sorry", "No") or a question."""
+    words = words_of(text)
+    return bool(words) and (words[0] in STOP_WORDS or text.rstrip().endswith("?") and not is_backchannel(text))
+
+
+def held_look(text: str) -> Look:
+    """What the words that follow a held acknowledgement say. Words that are not one ("yeah,
+    but I think") pause the agent rather than interrupt it: a fifth of a second after the
+    acknowledgement, Whisper may be guessing at its last sound or at the echo ("run run",
+    "Let's keep it" after "right"), and the whole utterance's words decide soon after."""
+    look = Look.of_words(onset_verdict(text))
+    return Look.UNSURE if look is Look.TURN else look
+
+
 def sentence_finished(text: str) -> bool:
     """A question or a complete sentence: ends in ?, ! or . and not on a word that promises
     more (Whisper writes a full stop after fragments too)."""
@@ -114,8 +141,12 @@ class TurnConfig:
     word_min: float = 0.128  # a short word over the agent ("Wait," "No,") is looked at when it ends
     backchannel_max: float = 1.0  # a held backchannel that goes on this long interrupts after all
     backchannel_gap: float = 0.30  # silence that ends a held backchannel
+    lone_word_max: float = 0.5  # a paused utterance of one word no longer than this is no turn,
+    short_utterance: float = 0.25  # nor one of any words no longer than this (unless it calls to stop)
     check_words: bool = True  # look at the onset's words before interrupting
     held_recheck: float = 0.3  # a held backchannel that goes on is looked at again this much later
+    held_pause_after: float = 0.36  # a held onset still going this long after it began pauses the agent ...
+    held_pause_share: float = 0.85  # ... if it was speech for this share of that time (the gate may drop a frame)
     recheck: float = 0.032  # when the onset held no words yet (a vowel, a hum), look again this much later
     decide_by: float = 0.26  # ... but no later than this after the onset: still nothing telling is a hum
 
@@ -146,6 +177,7 @@ class EndOfTurnDetector:
         self._end = 0.0
         self._deadline = 0.0
         self._finished = False
+        self._cut_in = False
         S = EotState
         self._table: dict[tuple[EotState, str], Callable[[float, str], TurnDecision | None]] = {
             (S.IDLE, "start"): self._start,
@@ -165,7 +197,10 @@ class EndOfTurnDetector:
     def speech_ended(self, t: float) -> None:
         self._on("end", t)
 
-    def transcript(self, text: str, now: float) -> TurnDecision | None:
+    def transcript(self, text: str, now: float, *, cut_in: bool = False) -> TurnDecision | None:
+        """The words of the utterance that ended; ``cut_in``: it stopped the agent, and a word or
+        two that did that ("Wait," "Sorry,") is usually followed by what the user wants."""
+        self._cut_in = cut_in
         return self._on("words", now, text)
 
     def tick(self, now: float) -> TurnDecision | None:
@@ -191,7 +226,8 @@ class EndOfTurnDetector:
         if not self._texts:  # noise that transcribed to nothing: no turn
             self.state = EotState.IDLE
             return None
-        self._finished = sentence_finished(self._texts[-1])
+        last = self._texts[-1]
+        self._finished = sentence_finished(last) and not (self._cut_in and len(words_of(last)) <= 2)
         wait = self.config.finished_silence if self._finished else self.config.unfinished_silence
         self._deadline = self._end + wait
         self.state = EotState.WAITING
@@ -214,13 +250,30 @@ class BargeState(enum.Enum):
     ONSET = "onset"  # user speech going on, not long enough yet
     CHECKING = "checking"  # long enough: its words are being looked at
     HELD = "held"  # judged a backchannel
+    PAUSED = "paused"  # could not tell in time: the agent is quiet until the words decide
     FIRED = "fired"  # interrupt sent; stays until the agent stops speaking
 
 
 class BargeAction(enum.Enum):
     NONE = "none"
-    CHECK = "check"  # transcribe the onset and call resolve()
+    CHECK = "check"  # look at the onset and call resolve()
     FIRE = "fire"  # publish the interrupt now
+    PAUSE = "pause"  # make the agent go quiet, keeping its reply
+    RESUME = "resume"  # it was an acknowledgement: the agent goes on
+
+
+class Look(enum.Enum):
+    """What a look at an onset says."""
+
+    ACK = "ack"  # an acknowledgement: held, the agent goes on talking
+    TURN = "turn"  # the user is taking the turn: interrupt
+    UNSURE = "unsure"  # cannot tell by the deadline: pause the agent, the words decide
+    NOT_YET = "not yet"  # nothing telling yet: look again (still nothing at the end is a hum)
+
+    @classmethod
+    def of_words(cls, verdict: bool | None) -> Look:
+        """``onset_verdict``'s answer as a look."""
+        return cls.NOT_YET if verdict is None else cls.ACK if verdict else cls.TURN
 
 
 class BargeIn:
@@ -233,6 +286,8 @@ class BargeIn:
         self._last_speech = 0.0
         self._check_at = 0.0
         self._rechecked = False
+        self._lead = 0.0
+        self._voiced = 0.0  # seconds of user speech since the onset
         B = BargeState
         self._table: dict[tuple[BargeState, bool], Callable[[float, float], BargeAction]] = {
             (B.QUIET, False): self._none,
@@ -243,34 +298,60 @@ class BargeIn:
             (B.CHECKING, False): self._none,
             (B.HELD, True): self._held_grow,
             (B.HELD, False): self._held_dip,
+            (B.PAUSED, True): self._paused_grow,
+            (B.PAUSED, False): self._none,
             (B.FIRED, True): self._none,
             (B.FIRED, False): self._none,
         }
 
-    def frame(self, t: float, t_end: float, user_speech: bool) -> BargeAction:
-        """One input frame [t, t_end) and whether it holds user speech (not echo)."""
+    def frame(self, t: float, t_end: float, user_speech: bool, lead: float = 0.0) -> BargeAction:
+        """One input frame [t, t_end) and whether it holds user speech (not echo); ``lead``: the
+        speech already began that long before it (a quiet "s" or "h" the VAD let pass)."""
+        self._lead = lead
         if user_speech:
+            self._voiced += t_end - t
             if t_end - self._last_speech > FRAME_GAP:
                 self.run_start = t  # speech resumes after a dip
             self._last_speech = t_end
         return self._table[(self.state, user_speech)](t, t_end)
 
-    def resolve(self, backchannel: bool | None, t_end: float = 0.0) -> BargeAction:
-        """The words of the onset are in: a backchannel, speech, or ``None`` when there was
-        nothing telling yet (look again ``recheck`` later while that is before ``decide_by``
-        from the onset — at least once; a blank at the last look is a hum)."""
+    def resolve(self, look: Look, t_end: float = 0.0) -> BargeAction:
+        """The look at the onset is in. ``NOT_YET`` looks again ``recheck`` later while that is
+        before ``decide_by`` from the onset — at least once; still nothing at the last look is a
+        hum, held. ``UNSURE`` pauses the agent until the words decide (``words``)."""
         if self.state is not BargeState.CHECKING:
             return BargeAction.NONE
         again = t_end + self.config.recheck
-        if backchannel is None and (not self._rechecked or again <= self.onset + self.config.decide_by + 1e-9):
+        if look is Look.NOT_YET and (not self._rechecked or again <= self.onset + self.config.decide_by + 1e-9):
             self._rechecked = True
             self._check_at = again
             self.state = BargeState.ONSET
             return BargeAction.NONE
-        if backchannel is None or backchannel:
+        if look in (Look.NOT_YET, Look.ACK):
             self.state = BargeState.HELD
             self._check_at = max(t_end, self.onset + self.config.barge_in) + self.config.held_recheck
             return BargeAction.NONE
+        if look is Look.UNSURE:
+            self.state = BargeState.PAUSED
+            return BargeAction.PAUSE
+        return self._fire()
+
+    def words(self, text: str, duration: float) -> BargeAction:
+        """The paused utterance (``duration`` seconds of speech) ended and these are its words:
+        an acknowledgement, a lone "uh", nothing, or a word or two too short for a turn that are
+        no call to stop (Whisper writes "Got." for a clipped "uh-huh") let the agent go on;
+        anything else — a stop word ("Wait.", "So, I'm sorry"), a question, more words — takes
+        the turn."""
+        if self.state is not BargeState.PAUSED:
+            return BargeAction.NONE
+        words = _once(words_of(text))
+        calls = any(w in STOP_WORDS for w in words) or text.rstrip().endswith("?")
+        # Whisper fills a clip too short for a turn with words ("I'm going to be" for a fifth
+        # of a second of "uh-huh"): only a call to stop is a turn that short
+        short = duration <= self.config.lone_word_max and (len(words) == 1 or duration <= self.config.short_utterance)
+        if is_backchannel(text) or all(w in FILLERS for w in words) or short and not calls:
+            self.state = BargeState.QUIET
+            return BargeAction.RESUME
         return self._fire()
 
     def reset(self) -> None:
@@ -282,8 +363,9 @@ class BargeIn:
 
     def _begin(self, t: float, t_end: float) -> BargeAction:
         self.state = BargeState.ONSET
-        self.onset = t
-        self._check_at = t + self.config.barge_in
+        self.onset = self.run_start = t - self._lead
+        self._voiced = t_end - self.onset
+        self._check_at = self.onset + self.config.barge_in
         self._rechecked = False
         return self._grow(t, t_end)
 
@@ -309,6 +391,14 @@ class BargeIn:
     def _held_grow(self, t: float, t_end: float) -> BargeAction:
         if t_end - self.onset >= self.config.backchannel_max:
             return self._fire()
+        # held, but it runs on (near) unbroken past where acknowledgements end: more likely a turn
+        # the look mistook ("Stop, ..."); the agent goes quiet and the words decide. Nearly: the
+        # echo gate drops a frame or two of a user quieter than the echo; "mm-hm" has a real gap
+        elapsed = t_end - self.onset
+        if elapsed + 1e-9 >= self.config.held_pause_after and \
+                self._voiced + 1e-9 >= self.config.held_pause_share * elapsed:
+            self.state = BargeState.PAUSED
+            return BargeAction.PAUSE
         # it goes on: look at what follows once that has run ``barge_in`` on its own (the "hm"
         # of "mm-hm" is a second short burst, "yeah, but I think" runs on)
         if self.can_check and t_end + 1e-9 >= self._check_at and \
@@ -317,6 +407,10 @@ class BargeIn:
             self.state = BargeState.CHECKING
             return BargeAction.CHECK
         return BargeAction.NONE
+
+    def _paused_grow(self, t: float, t_end: float) -> BargeAction:
+        # an acknowledgement is over by now: the user is taking the turn
+        return self._fire() if t_end - self.onset >= self.config.backchannel_max else BargeAction.NONE
 
     def _held_dip(self, t: float, t_end: float) -> BargeAction:
         if t_end - self._last_speech > self.config.backchannel_gap:

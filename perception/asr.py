@@ -132,7 +132,8 @@ class WhisperAsr:
                     for s in segments for w in (s.words or ()))
         return AsrResult(text, out, info.language, len(audio) / SAMPLE_RATE, time.perf_counter() - start)
 
-    def glance(self, audio: np.ndarray, *, window: float = 1.0, max_tokens: int = 8) -> AsrResult:
+    def glance(self, audio: np.ndarray, *, window: float = 1.0, max_tokens: int = 8,
+               prompt: str = "") -> AsrResult:
         """The first words of a short clip, fast enough to decide a barge-in.
 
         ``transcribe`` pads every clip to Whisper's 30 s window, so even 200 ms of audio costs
@@ -140,26 +141,57 @@ class WhisperAsr:
         mostly-silent window invites hallucinations ("Thank you."). The CTranslate2 encoder takes
         a shorter mel input, so here the clip is padded only to ``window`` seconds (or its own
         length, rounded up to whole 10 ms frames): 20-60 ms for the onset of an utterance.
-        Greedy, no timestamps, no words; only the text.
+        Greedy, no timestamps, no words; only the text. ``prompt`` is given as the text before
+        (Whisper's previous-text context), which leans it towards words like those.
         """
         audio = np.ascontiguousarray(audio, dtype=np.float32)[:int(30 * SAMPLE_RATE)]
         start = time.perf_counter()
-        frames = min(3000, max(int(window * 100), -(-len(audio) // 160)))
-        frames += frames % 2  # the encoder's convolution halves the frames
-        padded = np.pad(audio, (0, max(0, frames * 160 - len(audio))))
-        fe = self.model.feature_extractor
-        mel = fe(padded)[:, :frames]
-        mel = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])))
+        mel = self._short_mel(audio, window)
         tok = self._tokenizer()
         with self._lock:
-            import ctranslate2
-
+            prefix = self._prompt(prompt)
             result = self.model.model.generate(
-                ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None], np.float32)),
-                [list(tok.sot_sequence) + [tok.no_timestamps]], beam_size=1, max_length=max_tokens + 4,
+                mel, [prefix], beam_size=1, max_length=len(prefix) + max_tokens,
                 suppress_blank=True, suppress_tokens=[-1])
         text = tok.decode([t for t in result[0].sequences_ids[0] if t < tok.eot]).strip()
         return AsrResult(text, (), self.language or "en", len(audio) / SAMPLE_RATE, time.perf_counter() - start)
+
+    def first_look(self, audio: np.ndarray, *, window: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """What Whisper makes of a short clip before it writes anything: the encoder's frames
+        that cover the clip (20 ms each, ``[n, d]``) and the log-probabilities of the first
+        token it would write (``[vocab]``). One encoder pass and one decoder step (about 25 ms
+        on 2 CPU cores for tiny), for a classifier to read."""
+        audio = np.ascontiguousarray(audio, dtype=np.float32)[:int(window * SAMPLE_RATE)]
+        mel = self._short_mel(audio, window)
+        with self._lock:
+            encoded = self.model.model.encode(mel, to_cpu=True)
+            step = self.model.model.generate(encoded, [self._prompt()], beam_size=1, max_length=2,
+                                             return_logits_vocab=True)
+        frames = np.asarray(encoded)[0]
+        logits = np.asarray(step[0].logits[0][0], np.float64)
+        logits -= logits.max()
+        logprobs = logits - np.log(np.exp(logits).sum())
+        return frames[:max(1, -(-len(audio) // 320))], logprobs.astype(np.float32)
+
+    def token_ids(self, words: list[str]) -> list[int]:
+        """The first token of each word as Whisper would write it mid-sentence (" Yeah")."""
+        tok = self._tokenizer()
+        return [tok.encode(" " + w.strip())[0] for w in words]
+
+    def _short_mel(self, audio: np.ndarray, window: float) -> Any:
+        import ctranslate2
+
+        frames = min(3000, max(int(window * 100), -(-len(audio) // 160)))
+        frames += frames % 2  # the encoder's convolution halves the frames
+        padded = np.pad(audio, (0, max(0, frames * 160 - len(audio))))
+        mel = self.model.feature_extractor(padded)[:, :frames]
+        mel = np.pad(mel, ((0, 0), (0, frames - mel.shape[1])))
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None], np.float32))
+
+    def _prompt(self, before: str = "") -> list[int]:
+        tok = self._tokenizer()
+        context = [tok.sot_prev] + tok.encode(" " + before.strip()) if before.strip() else []
+        return context + list(tok.sot_sequence) + [tok.no_timestamps]
 
     def _tokenizer(self) -> Any:
         if self._tok is None:

@@ -5,7 +5,9 @@ the echo gate says whether it is only the agent's own voice coming back, and the
 cuts utterances from what is left. An utterance that ends is transcribed (Whisper) and its
 voice affect estimated (prosody), both off the event loop; the end-of-turn detector decides
 when the user has finished. While the agent speaks, user speech that is not echo and not a
-backchannel publishes ``Interrupt(reason="barge-in")`` directly — never by a round trip.
+backchannel publishes ``Interrupt(reason="barge-in")`` directly — never by a round trip; speech
+that cannot be told from an acknowledgement in time publishes ``Pause``, and its words then
+decide: ``Resume`` (it was "uh-huh") or ``Interrupt``.
 
 Frames are processed in order and the models are awaited in turn, so every decision is taken
 on the input clock and is the same from a file, in a test, or live (where the microphone's
@@ -19,6 +21,7 @@ import collections
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +29,11 @@ import numpy as np
 
 from agent import events as ev
 from agent.bus import EventBus
-from agent.turns import (BargeAction, BargeIn, BargeState, EndOfTurnDetector, TurnConfig, TurnDecision, is_backchannel,
-                         onset_verdict)
+from agent.turns import (BargeAction, BargeIn, BargeState, EndOfTurnDetector, Look, TurnConfig, TurnDecision,
+                         calls_to_stop, held_look, is_backchannel)
 from perception.affect import AffectEstimate
 from perception.audio_source import FRAME, FRAME_S, SAMPLE_RATE, AudioFrame, AudioSource
+from perception.backchannel import ACK_PROMPT, OnsetJudge
 from perception.echo import EchoReference, EchoVerdict
 from perception.hum import hum_like
 from perception.vad import Segment, Segmenter, SpeechEnd, SpeechStart, VadConfig
@@ -41,7 +45,20 @@ log = logging.getLogger(__name__)
 class HearingConfig:
     vad: VadConfig = field(default_factory=VadConfig)
     turn: TurnConfig = field(default_factory=TurnConfig)
-    echo_residual: float = 0.5  # below this share of energy left after echo cancelling: echo only
+    # below this share of energy left after echo cancelling a frame is echo only. The bar sits at
+    # ``echo_residual_scale`` times what the canceller typically leaves of the echo in this room
+    # (the upper quartile of the last 2 s of playback), within [echo_residual_min, echo_residual]:
+    # a well-learnt room lets a user quieter than the echo through, a poorly learnt one does not
+    echo_residual: float = 0.5
+    echo_residual_min: float = 0.2
+    echo_residual_scale: float = 4.0
+    # while the agent plays, what is left after cancelling must also stand this far above the
+    # room's noise to be a voice: the echo's faint tail between words is not the user
+    voice_over_floor_db: float = 10.0
+    # the VAD wakes on the vowel: of the ``lead_frames`` frames just before an onset, the earliest
+    # that stood this far above the noise (the "s" of "stop", the "h" of "hold") is its start
+    lead_db: float = 10.0
+    lead_frames: int = 3
 
 
 @dataclass
@@ -57,18 +74,23 @@ class HeardSegment:
     ignored: str = ""  # why it did not count as a turn ("backchannel", "burst", "")
 
 
-@dataclass(frozen=True)
+@dataclass
 class BargeInRecord:
+    """One time the user's speech made the agent go quiet."""
+
     onset: float  # input clock
-    decided_at: float  # input clock (end of the frame that decided)
-    check_s: float  # wall time spent looking at the onset's words
+    decided_at: float  # input clock (end of the frame that decided): the agent goes quiet
+    check_s: float  # wall time spent looking at the onset
+    outcome: str = "interrupt"  # or "pause" (the words still to decide), "resumed" (an acknowledgement)
+    settled_at: float | None = None  # when the words decided a pause
 
 
 class Hearing:
     def __init__(self, bus: EventBus, source: AudioSource, asr: Any, vad: Any,
                  voice_affect: Any | None = None, echo: EchoReference | None = None,
                  config: HearingConfig | None = None,
-                 on_segment: Callable[[HeardSegment], None] | None = None) -> None:
+                 on_segment: Callable[[HeardSegment], None] | None = None,
+                 judge: OnsetJudge | None = None) -> None:
         self.bus = bus
         self.source = source
         self.asr = asr
@@ -79,7 +101,8 @@ class Hearing:
         self.on_segment = on_segment
         self.segmenter = Segmenter(self.config.vad)
         self.turns = EndOfTurnDetector(self.config.turn)
-        self.barge = BargeIn(self.config.turn, can_check=asr is not None)
+        self.judge = judge or (OnsetJudge(asr) if asr is not None else None)
+        self.barge = BargeIn(self.config.turn, can_check=self.judge is not None)
         self.barge_ins: collections.deque[BargeInRecord] = collections.deque(maxlen=64)
         self.frames = 0
         self._agent_speaking = False
@@ -89,6 +112,8 @@ class Hearing:
         self._check_s = 0.0
         self._held_at = 0.0  # input time the current onset was held as a backchannel
         self._residuals: collections.deque[float] = collections.deque(maxlen=3)  # median: one odd frame is not a voice
+        self._playback_residuals: collections.deque[float] = collections.deque(maxlen=62)  # the last 2 s of playback
+        self._before: collections.deque[bool] = collections.deque(maxlen=self.config.lead_frames)  # voiced-loud frames
         self._handlers: dict[type, Callable[[Any], Any]] = {SpeechStart: self._started, SpeechEnd: self._ended}
 
     # ------------------------------------------------------------------ set by the session
@@ -124,23 +149,35 @@ class Hearing:
         # while the echo path is still unknown, playback can neither start an utterance nor
         # interrupt, but it does not cut short one the user had already begun
         unsure = verdict.playing and not verdict.certain
-        echo_only = verdict.playing and verdict.certain and \
-            float(np.median(self._residuals)) < self.config.echo_residual
+        echo_only = verdict.playing and verdict.certain and verdict.delay is not None and (
+            float(np.median(self._residuals)) < self._echo_bar(verdict.residual)
+            or verdict.above_floor_db < self.config.voice_over_floor_db)
         heard = 0.0 if echo_only or (unsure and not self.segmenter.in_speech) else prob
         for e in self.segmenter.feed(frame.t, verdict.cleaned, heard):
             await self._handlers[type(e)](e)
         if self._agent_speaking:
             user = prob >= self.config.vad.threshold and not (echo_only or unsure)
+            lead = 0.0
             if self.barge.state is BargeState.QUIET:
                 self._check_s = 0.0  # the compute of this onset's looks only
-            action = self.barge.frame(frame.t, frame.end, user)
+                # from the earliest such frame (a stop's closure may sit between it and the vowel)
+                loud = [i for i, is_loud in enumerate(self._before) if is_loud]
+                lead = FRAME_S * (len(self._before) - loud[0]) if loud else 0.0
+            action = self.barge.frame(frame.t, frame.end, user, lead)
             if action is BargeAction.CHECK:
                 action = await self._check_onset()
-            if action is BargeAction.FIRE:
-                await self._barge_in()
+            await self._act(action)
+        self._before.append(not (echo_only or unsure) and verdict.above_floor_db >= self.config.lead_db)
         decision = self.turns.tick(frame.end)
         if decision is not None:
             await self._end_of_turn(decision)
+
+    def _echo_bar(self, residual: float) -> float:
+        """The residual share below which a frame of playback is echo only (see HearingConfig)."""
+        c = self.config
+        self._playback_residuals.append(residual)
+        typical = float(np.percentile(self._playback_residuals, 75))
+        return float(np.clip(c.echo_residual_scale * typical, c.echo_residual_min, c.echo_residual))
 
     def _analyse(self, frame: AudioFrame, mono_t: float) -> tuple[float, EchoVerdict]:
         """Echo first: the VAD hears the microphone with the agent's voice taken out."""
@@ -157,6 +194,13 @@ class Hearing:
     async def _ended(self, e: SpeechEnd) -> None:
         seg = e.segment
         await self.bus.publish(ev.UserSpeechEnded(audio_t=seg.offset, duration=seg.offset - seg.onset))
+        if self.barge.state is BargeState.PAUSED:
+            # the agent is waiting: a short look at the whole utterance decides, before the
+            # full transcript (which pads to Whisper's 30 s window) comes in. From one frame
+            # before the onset, as the first looks: the padding before holds the agent's echo
+            audio = seg.audio[max(0, int(round((seg.onset - seg.start - FRAME_S) * SAMPLE_RATE))):]
+            text = (await asyncio.to_thread(partial(self.asr.glance, audio, prompt=ACK_PROMPT))).text
+            await self._act(self.barge.words(text, seg.offset - seg.onset))
         heard = HeardSegment(seg, during_agent=self._during_agent)
         if seg.burst:
             heard.ignored = "burst"
@@ -188,7 +232,7 @@ class Hearing:
         await self._words(heard, "" if heard.ignored else heard.text)
 
     async def _words(self, heard: HeardSegment, text: str) -> None:
-        decision = self.turns.transcript(text, self._now)
+        decision = self.turns.transcript(text, self._now, cut_in=heard.during_agent and self._barged)
         if decision is not None:
             await self._end_of_turn(decision)
 
@@ -201,37 +245,67 @@ class Hearing:
 
     # ------------------------------------------------------------------ barge-in
     async def _check_onset(self) -> BargeAction:
-        """Look at the onset: a hum or a backchannel is held, a turn interrupts, and a look
-        that tells nothing yet (no words, a lone "and") is taken again a frame later.
+        """Look at the onset: a hum or an acknowledgement is held, a turn interrupts, and a look
+        that tells nothing yet is taken again a frame later.
 
-        The look is Whisper on a short window (``glance``: tens of ms, not the 0.6 s a padded
-        30 s window costs), and a hum is told by its sound, since Whisper guesses words for it.
+        The first looks are the backchannel head over Whisper's encoder (``OnsetJudge``: what
+        the sound is, tens of ms); a held acknowledgement that goes on is judged by the words
+        that follow it ("yeah, but ..."), which by then are long enough for Whisper to write.
+        A hum is told by its sound alone.
         """
+        held = self._held_at > self.barge.onset
         # from one frame before the onset: the padding further back holds more echo than voice
-        # a held backchannel that goes on is judged by what came after it ("yeah, but ..."), not
-        # by the hum again
-        since = self.barge.run_start if self._held_at > self.barge.onset else self.barge.onset
+        since = self.barge.run_start if held else self.barge.onset
         audio = self.segmenter.current_audio()[-int(round((self._now - since + FRAME_S) * SAMPLE_RATE)):]
         loop = asyncio.get_running_loop()
         start = loop.time()
-        result, hum = await asyncio.to_thread(self._glance, audio)
+        if held:
+            look = held_look((await asyncio.to_thread(self.asr.glance, audio)).text)
+        else:
+            p, hum = await asyncio.to_thread(self._look, audio)
+            look = self.judge.verdict(p, self._now - self.barge.onset, hum)
+            if look is Look.ACK and not hum:
+                # the sound says acknowledgement; if the words say "stop", "wait", "what?" — more
+                # reliable than Whisper's guesses at acknowledgements — the agent pauses instead
+                text = (await asyncio.to_thread(self.asr.glance, audio)).text
+                look = Look.UNSURE if calls_to_stop(text) else look
         self._check_s += loop.time() - start
-        backchannel = True if hum else onset_verdict(result.text)
-        log.debug("barge-in check: %s", {None: "no words yet", True: "backchannel", False: "speech"}[backchannel])
-        action = self.barge.resolve(backchannel, self._now)
+        log.debug("barge-in look: %s", look.value)
+        action = self.barge.resolve(look, self._now)
         if self.barge.state is BargeState.HELD:
             self._held_at = self._now
         return action
 
-    def _glance(self, audio: np.ndarray) -> tuple[Any, bool]:
-        return self.asr.glance(audio), hum_like(audio[FRAME:])
+    def _look(self, audio: np.ndarray) -> tuple[float, bool]:
+        return self.judge.probability(audio), hum_like(audio[FRAME:])
+
+    async def _act(self, action: BargeAction) -> None:
+        handler = {BargeAction.FIRE: self._barge_in, BargeAction.PAUSE: self._pause,
+                   BargeAction.RESUME: self._resume}.get(action)
+        if handler is not None:
+            await handler()
 
     async def _barge_in(self) -> None:
         self._barged = True
-        self.barge_ins.append(BargeInRecord(self.barge.onset, self._now, self._check_s))
+        last = self.barge_ins[-1] if self.barge_ins else None
+        if last is not None and last.outcome == "pause":  # the words decided: the turn is theirs
+            last.outcome, last.settled_at = "interrupt", self._now
+        else:
+            self.barge_ins.append(BargeInRecord(self.barge.onset, self._now, self._check_s))
+            self.echo.cut_after(self.source.origin + self._now)
+        self._check_s = 0.0
+        await self.bus.publish(ev.Interrupt(reason="barge-in"))
+
+    async def _pause(self) -> None:
+        self.barge_ins.append(BargeInRecord(self.barge.onset, self._now, self._check_s, "pause"))
         self._check_s = 0.0
         self.echo.cut_after(self.source.origin + self._now)
-        await self.bus.publish(ev.Interrupt(reason="barge-in"))
+        await self.bus.publish(ev.Pause(reason="barge-in"))
+
+    async def _resume(self) -> None:
+        last = self.barge_ins[-1]
+        last.outcome, last.settled_at = "resumed", self._now
+        await self.bus.publish(ev.Resume(reason="backchannel"))
 
 
 def build_hearing(bus: EventBus, *, input_audio: Path | None = None, realtime: bool = True,

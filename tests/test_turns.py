@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.turns import (BargeAction, BargeIn, BargeState, EndOfTurnDetector, EotState, TurnConfig,
+from agent.turns import (BargeAction, BargeIn, BargeState, EndOfTurnDetector, EotState, Look, TurnConfig,
                          is_backchannel, sentence_finished)
 
 FRAME = 0.032
@@ -28,7 +28,7 @@ def test_sentence_finished(text: str, finished: bool) -> None:
 
 @pytest.mark.parametrize("text,ack", [
     ("Uh-huh.", True), ("Mm-hmm.", True), ("MMHM.", True), ("yeah", True), ("Yeah, yeah.", True),
-    ("Okay.", True), ("I see.", True), ("", True),
+    ("Okay.", True), ("I see.", True), ("", True), ("I see. I see. I", True), ("Got it. Got it.", True),
     ("Wait.", False), ("Yeah, but what about the engine?", False), ("No.", False), ("Um, actually", False),
 ])
 def test_backchannels(text: str, ack: bool) -> None:
@@ -120,11 +120,11 @@ def test_words_decide_backchannel_or_speech() -> None:
     cfg = TurnConfig(barge_in=0.18, held_recheck=0.3, backchannel_max=1.0)
     speech = BargeIn(cfg)
     assert _frames(speech, "######") == [(0.192, BargeAction.CHECK)]
-    assert speech.resolve(False, 0.192) is BargeAction.FIRE
+    assert speech.resolve(Look.TURN, 0.192) is BargeAction.FIRE
 
     ack = BargeIn(cfg)
     _frames(ack, "######")
-    assert ack.resolve(True, 0.192) is BargeAction.NONE and ack.state is BargeState.HELD
+    assert ack.resolve(Look.ACK, 0.192) is BargeAction.NONE and ack.state is BargeState.HELD
     assert _frames(ack, "." * 12, 0.192) == [] and ack.state is BargeState.QUIET  # "uh-huh" over
 
 
@@ -132,25 +132,25 @@ def test_a_held_backchannel_that_goes_on_is_checked_again_then_fires() -> None:
     cfg = TurnConfig(barge_in=0.18, held_recheck=0.3, backchannel_max=1.0)
     b = BargeIn(cfg)
     _frames(b, "######")
-    b.resolve(True, 0.192)
-    acts = _frames(b, "##########", 0.192)
-    assert acts and acts[0][1] is BargeAction.CHECK  # "yeah, but..." looked at again
-    assert b.resolve(False, acts[0][0]) is BargeAction.FIRE
+    b.resolve(Look.ACK, 0.192)
+    acts = _frames(b, "##...##########", 0.192)  # "yeah, ... but I think"
+    assert acts and acts[0][1] is BargeAction.CHECK  # what follows the acknowledgement is looked at
+    assert b.resolve(Look.TURN, acts[0][0]) is BargeAction.FIRE
 
 
 def test_blank_words_are_looked_at_once_more_then_held() -> None:
     b = BargeIn(TurnConfig(barge_in=0.18, recheck=0.15))
     _frames(b, "######")
-    assert b.resolve(None, 0.192) is BargeAction.NONE and b.state is BargeState.ONSET
+    assert b.resolve(Look.NOT_YET, 0.192) is BargeAction.NONE and b.state is BargeState.ONSET
     acts = _frames(b, "#####", 0.192)
     assert acts == [(0.352, BargeAction.CHECK)]
-    assert b.resolve(None, 0.352) is BargeAction.NONE and b.state is BargeState.HELD  # a hum
+    assert b.resolve(Look.NOT_YET, 0.352) is BargeAction.NONE and b.state is BargeState.HELD  # a hum
 
 
 def test_held_speech_past_the_limit_fires_without_words() -> None:
-    b = BargeIn(TurnConfig(barge_in=0.18, backchannel_max=0.5, held_recheck=5.0))
+    b = BargeIn(TurnConfig(barge_in=0.18, backchannel_max=0.5, held_recheck=5.0, held_pause_after=9.0))
     _frames(b, "######")
-    b.resolve(True, 0.192)
+    b.resolve(Look.ACK, 0.192)
     acts = _frames(b, "##########", 0.192)
     assert acts and acts[0][1] is BargeAction.FIRE and acts[0][0] >= 0.5
 
@@ -167,7 +167,7 @@ def test_nothing_telling_is_looked_at_each_frame_until_decide_by() -> None:
     b = BargeIn(TurnConfig(barge_in=0.18, recheck=0.032, decide_by=0.26))
     _frames(b, "######")
     looks = [0.192]
-    while b.resolve(None, looks[-1]) is BargeAction.NONE and b.state is BargeState.ONSET:
+    while b.resolve(Look.NOT_YET, looks[-1]) is BargeAction.NONE and b.state is BargeState.ONSET:
         acts = _frames(b, "#", looks[-1])
         looks.append(acts[0][0])
     assert looks == [0.192, 0.224, 0.256] and b.state is BargeState.HELD  # a hum by 256 ms
@@ -176,7 +176,7 @@ def test_nothing_telling_is_looked_at_each_frame_until_decide_by() -> None:
 def test_a_short_word_is_looked_at_when_it_ends() -> None:
     b = BargeIn(TurnConfig(barge_in=0.18, word_min=0.128))
     assert _frames(b, "####.") == [(0.16, BargeAction.CHECK)]  # "Wait," then a pause
-    assert b.resolve(False, 0.16) is BargeAction.FIRE
+    assert b.resolve(Look.TURN, 0.16) is BargeAction.FIRE
     short = BargeIn(TurnConfig(barge_in=0.18, word_min=0.128))
     assert _frames(short, "##.....") == []  # a click
 
@@ -187,4 +187,93 @@ def test_onset_verdicts() -> None:
     assert onset_verdict("Sorry. Sorry. Sorry.") is False
     assert onset_verdict("Yeah. Yeah. Yeah.") is True and onset_verdict("right right right right") is True
     assert onset_verdict("and then") is None and onset_verdict("Thank you.") is None
+    assert onset_verdict("Thank you. Thank you.") is None and onset_verdict("I see I see I see") is True
     assert onset_verdict("") is None and onset_verdict("So") is False
+
+
+def test_what_follows_a_held_acknowledgement() -> None:
+    from agent.turns import held_look
+
+    # not an acknowledgement: the agent pauses, and the whole utterance's words decide
+    assert held_look("but I think") is Look.UNSURE and held_look("Wait.") is Look.UNSURE
+    assert held_look("Do do do do do") is Look.UNSURE
+    assert held_look("yeah") is Look.ACK and held_look("") is Look.NOT_YET
+
+
+def test_unsure_at_the_deadline_pauses_and_the_words_decide() -> None:
+    cfg = TurnConfig(barge_in=0.18, backchannel_max=1.0)
+    ack = BargeIn(cfg)
+    _frames(ack, "######")
+    assert ack.resolve(Look.UNSURE, 0.192) is BargeAction.PAUSE and ack.state is BargeState.PAUSED
+    assert _frames(ack, "####......", 0.192) == []  # quiet while the words are awaited
+    assert ack.words("Uh-huh.", 0.4) is BargeAction.RESUME and ack.state is BargeState.QUIET
+
+    turn = BargeIn(cfg)
+    _frames(turn, "######")
+    turn.resolve(Look.UNSURE, 0.192)
+    assert turn.words("Okay, but why?", 0.9) is BargeAction.FIRE and turn.state is BargeState.FIRED
+    assert turn.words("yeah", 0.3) is BargeAction.NONE  # decided already
+
+
+@pytest.mark.parametrize("text,duration,goes_on", [
+    ("", 0.3, True), ("Uh.", 0.3, True), ("Yeah. Yeah.", 0.4, True), ("Got.", 0.25, True),
+    ("Wait.", 0.3, False), ("No.", 0.2, False), ("What?", 0.3, False), ("Really?", 0.4, False),
+    ("Got.", 0.8, False), ("I see what you mean", 1.0, False), ("Hold on.", 0.5, False),
+    ("I'm going to be", 0.224, True), ("I'm not.", 0.192, True),  # too short to be a turn
+    ("No, wait.", 0.4, False), ("Wait, what do you", 0.2, False), ("So, I'm sorry.", 0.384, False),
+    ("Let me stop you there. Let me stop", 1.088, False), ("I think so", 0.4, False),
+])
+def test_the_words_of_a_paused_utterance(text: str, duration: float, goes_on: bool) -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18))
+    _frames(b, "######")
+    b.resolve(Look.UNSURE, 0.192)
+    assert (b.words(text, duration) is BargeAction.RESUME) is goes_on
+
+
+def test_a_paused_utterance_that_goes_on_takes_the_turn() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18, backchannel_max=0.5))
+    _frames(b, "######")
+    b.resolve(Look.UNSURE, 0.192)
+    acts = _frames(b, "##########", 0.192)
+    assert acts and acts[0][1] is BargeAction.FIRE and acts[0][0] >= 0.5
+
+
+def test_words_turn_into_looks() -> None:
+    assert Look.of_words(True) is Look.ACK and Look.of_words(False) is Look.TURN
+    assert Look.of_words(None) is Look.NOT_YET
+
+
+def test_a_word_that_cut_the_agent_off_waits_for_what_follows() -> None:
+    eot = EndOfTurnDetector(TurnConfig(finished_silence=0.25, unfinished_silence=0.7))
+    eot.speech_started(1.0)
+    eot.speech_ended(1.3)
+    assert eot.transcript("Wait.", 1.56, cut_in=True) is None  # "Wait, ..." goes on
+    assert eot.tick(1.9) is None and eot.tick(2.0) is not None
+    plain = EndOfTurnDetector(TurnConfig(finished_silence=0.25, unfinished_silence=0.7))
+    plain.speech_started(1.0)
+    plain.speech_ended(1.3)
+    assert plain.transcript("Yes.", 1.56) is not None  # an answer, not a cut-in
+
+
+def test_a_held_onset_that_runs_on_unbroken_pauses_the_agent() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18, held_pause_after=0.36, held_recheck=5.0))
+    _frames(b, "######")
+    b.resolve(Look.ACK, 0.192)
+    acts = _frames(b, "######", 0.192)
+    assert acts == [(0.384, BargeAction.PAUSE)] and b.state is BargeState.PAUSED
+    short = BargeIn(TurnConfig(barge_in=0.18, held_pause_after=0.36))
+    _frames(short, "######")
+    short.resolve(Look.ACK, 0.192)
+    assert _frames(short, "##......", 0.192) == []  # "yeah" ends: the agent never went quiet
+
+
+def test_a_frame_the_gate_drops_does_not_hide_a_turn_but_a_real_gap_does() -> None:
+    cfg = TurnConfig(barge_in=0.18, held_pause_after=0.36, held_recheck=5.0)
+    dropped = BargeIn(cfg)
+    _frames(dropped, "######")
+    dropped.resolve(Look.ACK, 0.192)
+    assert _frames(dropped, "##.#####", 0.192) == [(0.384, BargeAction.PAUSE)]  # one frame lost
+    mm_hm = BargeIn(cfg)  # "mm" ... "hm": a gap of 96 ms between the two
+    _frames(mm_hm, "######")
+    mm_hm.resolve(Look.ACK, 0.192)
+    assert _frames(mm_hm, "...####", 0.192) == []
