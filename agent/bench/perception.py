@@ -1,5 +1,6 @@
-"""``agent bench perception``: VAD, echo gate, ASR and voice affect speed, and ASR accuracy, on a
-speech set this suite synthesizes itself with espeak-ng (so it needs no data files).
+"""``agent bench perception``: VAD, echo gate, ASR and voice affect speed, ASR accuracy, and
+barge-in (turns that must interrupt, backchannels that must not, the agent's own echo), on a
+speech set this suite synthesizes itself with espeak-ng and Piper (so it needs no data files).
 
 Times are wall-clock on this machine. Barge-in and end-of-turn latencies are given on the input
 audio clock (what the decision waited for) and, separately, the compute they add.
@@ -9,12 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import subprocess
-import tempfile
 import time
 from importlib import metadata
-from pathlib import Path
 
 import numpy as np
 
@@ -34,17 +31,21 @@ SENTENCES = (
 )
 AGENT_LINE = ("Photosynthesis turns light into chemical energy, and plants store it as sugar "
               "for later use in the night.")
+# the user cutting in, and only acknowledging; heard in espeak-ng's voice and in the project's
+# Piper voice, which the backchannel head never heard in training
 BARGE_LINES = ("Wait, stop, I have a question about that.", "Sorry, can I ask something?",
-               "Hold on, that is not right.")
-BACKCHANNELS = ("yeah", "uh-huh", "mm-hm", "okay", "right")
-# espeak-ng spells "mm-hm" out as letters ("em em aitch em"); the hum is given as phonemes
-_ESPEAK_TEXT = {"mm-hm": "[[m:'hm:]]"}
-NOISE_DRAWS = 2  # each barge-in line and backchannel is heard over this many noise draws
+               "Hold on, that is not right.", "No, that's wrong.", "What do you mean by that?",
+               "Can you say that again?", "Why does that happen?", "Let me stop you there.")
+BACKCHANNELS = ("yeah", "uh-huh", "mm-hm", "okay", "right", "yes", "sure", "I see", "got it", "yep")
+NOISE_DRAWS = 2  # each espeak line and backchannel is heard over this many noise draws
+AGENT_AT, USER_AT = 0.5, 3.5  # the user starts 3 s into the agent's line
 
 
 def run(opts: BenchOptions) -> Suite:
     suite = Suite("perception")
-    if shutil.which("espeak-ng") is None:
+    from agent.bench.speech import espeak, have_espeak, wer
+
+    if not have_espeak():
         suite.ok = False
         suite.notes.append("espeak-ng not found (apt install espeak-ng): no speech to measure")
         return suite
@@ -54,12 +55,7 @@ def run(opts: BenchOptions) -> Suite:
     from perception.voice_affect import VoiceAffect
 
     sentences = SENTENCES[:2] if opts.quick else SENTENCES
-    with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
-        clips = [_say(Path(tmp), i, s) for i, s in enumerate(sentences)]
-        agent = _say(Path(tmp), 100, AGENT_LINE, voice="en-us+f3", pitch=70)
-        users = [_say(Path(tmp), 101 + i, s) for i, s in enumerate(BARGE_LINES[:1] if opts.quick else BARGE_LINES)]
-        acks = [] if opts.quick else [_say(Path(tmp), 201 + i, _ESPEAK_TEXT.get(s, s))
-                                      for i, s in enumerate(BACKCHANNELS)]
+    clips = [espeak(s) for s in sentences]
     rng = np.random.default_rng(opts.seed)
     stream = _stream(clips, rng)
 
@@ -92,32 +88,16 @@ def run(opts: BenchOptions) -> Suite:
         affect_ms.append((time.perf_counter() - s) * 1000)
     suite.timings.append(Timing("asr real-time factor (per sentence)", rtf, "x"))
     suite.timings.append(Timing("voice affect per utterance", affect_ms, "ms"))
-    suite.figures.append(Figure("asr WER, clean sentences", _wer(list(sentences), hyps)))
+    suite.figures.append(Figure("asr WER, clean sentences", wer(list(sentences), hyps)))
 
     heard, eot = asyncio.run(_hear(stream, asr, vad, voice))
-    suite.figures.append(Figure("asr WER, through VAD segmentation + noise", _wer(
+    suite.figures.append(Figure("asr WER, through VAD segmentation + noise", wer(
         [" ".join(sentences)], [" ".join(h.text for h in heard)])))
     suite.figures.append(Figure("segments found / sentences", len([h for h in heard if h.text]) / len(sentences)))
     if eot:
         suite.timings.append(Timing("end of turn after speech end (input clock)", eot, "ms"))
 
-    draws = 1 if opts.quick else NOISE_DRAWS
-    barge, echo_ms, false_interrupts, ack_interrupts = asyncio.run(_barge(agent, users, acks, asr, vad, rng, draws))
-    suite.timings.append(Timing("echo gate per 32 ms frame (while playing)", echo_ms, "ms"))
-    if barge:
-        suite.timings.append(Timing("barge-in after onset (input clock)", [b[0] for b in barge], "ms"))
-        suite.timings.append(Timing("barge-in looks (glance + hum, compute)",
-                                    [b[1] for b in barge], "ms"))
-        within = sum(1 for b in barge if b[0] < 300) / (len(users) * draws)
-        suite.figures.append(Figure(f"barge-in lines interrupting < 300 ms ({len(users)} lines x {draws} noise)",
-                                    within))
-    else:
-        suite.ok = False
-        suite.notes.append("barge-in did not fire on the overlapping user speech")
-    suite.figures.append(Figure("interrupts from the agent's own echo", false_interrupts))
-    if acks:
-        suite.figures.append(Figure(f"interrupts from backchannels ({', '.join(BACKCHANNELS)}; "
-                                    f"x {draws} noise)", ack_interrupts))
+    _barge(suite, opts, asr, vad, rng)
     suite.figures.append(Figure("vad model load", load_vad, "s"))
     suite.figures.append(Figure("asr model load", load_asr, "s"))
     suite.notes.append(f"speech: espeak-ng en-us, {len(sentences)} sentences, "
@@ -126,25 +106,8 @@ def run(opts: BenchOptions) -> Suite:
     return suite
 
 
-def _say(tmp: Path, i: int, text: str, voice: str = "en-us", pitch: int = 50) -> np.ndarray:
-    from perception.audio_source import load_audio
-
-    path = tmp / f"{i}.wav"
-    subprocess.run(["espeak-ng", "-w", str(path), "-v", voice, "-s", "160", "-p", str(pitch), text],
-                   check=True, capture_output=True)
-    audio = load_audio(path)
-    loud = np.nonzero(np.abs(audio) > 0.01)[0]
-    return audio[loud[0]:loud[-1] + 1] if len(loud) else audio
-
-
-def _noise(n: int, rng: np.random.Generator, level_db: float = -45.0) -> np.ndarray:
-    from scipy.signal import lfilter
-
-    x = lfilter([0.1], [1.0, -0.9], rng.standard_normal(n))
-    return (x / (np.sqrt(np.mean(x ** 2)) or 1.0) * 10 ** (level_db / 20)).astype(np.float32)
-
-
 def _stream(clips: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    from agent.bench.speech import noise
     from perception.audio_source import SAMPLE_RATE
 
     gap = int(1.2 * SAMPLE_RATE)
@@ -152,15 +115,7 @@ def _stream(clips: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     for c in clips:
         parts += [0.5 * c, np.zeros(gap, np.float32)]
     stream = np.concatenate(parts)
-    return (stream + _noise(len(stream), rng)).astype(np.float32)
-
-
-def _wer(refs: list[str], hyps: list[str]) -> float:
-    import jiwer
-
-    norm = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                          jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
-    return float(jiwer.wer(refs, hyps, reference_transform=norm, hypothesis_transform=norm))
+    return (stream + noise(len(stream), -45.0, rng)).astype(np.float32)
 
 
 async def _hear(stream: np.ndarray, asr: object, vad: object, voice: object) -> tuple[list, list[float]]:
@@ -182,84 +137,94 @@ async def _hear(stream: np.ndarray, asr: object, vad: object, voice: object) -> 
     return [h for h in heard if not h.ignored], eot
 
 
-async def _barge(agent: np.ndarray, users: list[np.ndarray], acks: list[np.ndarray], asr: object,
-                 vad: object, rng: np.random.Generator, draws: int = 1
-                 ) -> tuple[list[tuple[float, float]], list[float], float, float]:
-    """The agent talks (its echo in the microphone); the user cuts in 3 s later, or only
-    acknowledges, or stays quiet (interrupts caused by the echo alone)."""
+def _barge(suite: Suite, opts: BenchOptions, asr: object, vad: object, rng: np.random.Generator) -> None:
+    """The agent talks (its echo in the microphone, closed loop: a pause or an interrupt stops
+    it); 3 s in the user cuts in, or only acknowledges, or stays quiet (interrupts caused by the
+    echo alone). Every line is heard in espeak-ng's voice over two noise draws and in the Piper
+    voice at two paces; the backchannel head was trained on neither voice."""
+    from agent.bench.speech import PiperLines, espeak
     from perception.audio_source import FRAME, SAMPLE_RATE
     from perception.echo import EchoReference
 
-    start, onset = 0.5, 3.5
-    n = int((start + len(agent) / SAMPLE_RATE + 1.0) * SAMPLE_RATE)
-    echo_path = _room(agent)
-
-    def microphone(user: np.ndarray | None) -> np.ndarray:
-        mic = _noise(n, rng)
-        a = int(start * SAMPLE_RATE)
-        mic[a:a + len(echo_path)] += echo_path[:n - a]
-        if user is not None:
-            u = int(onset * SAMPLE_RATE)
-            mic[u:u + len(user)] += 0.5 * user[:n - u]
-        return mic
-
-    results = []
-    for user in users:
-        for _ in range(draws):
-            hearing, _ = await _listen(microphone(user), agent, start, asr, vad)
-            results += [((b.decided_at - onset) * 1000, b.check_s * 1000) for b in list(hearing.barge_ins)[:1]]
-    _, false = await _listen(microphone(None), agent, start, asr, vad)
-    ack_false = 0
-    for ack in acks:
-        for _ in range(draws):
-            ack_false += (await _listen(microphone(ack), agent, start, asr, vad))[1]
+    agent = espeak(AGENT_LINE, voice="en-us+f3", pitch=70)
+    piper = PiperLines()
+    voices = {"espeak": [espeak] * (1 if opts.quick else NOISE_DRAWS),
+              "piper": [piper.say] if opts.quick else [piper.say, lambda t: piper.say(t, length_scale=0.85)]}
+    lines = BARGE_LINES[:1] if opts.quick else BARGE_LINES
+    acks = BACKCHANNELS[:2] if opts.quick else BACKCHANNELS
+    for name, says in voices.items():
+        stopped, quiet_after, looks, outcomes, pauses = [], [], [], [], []
+        for say in says:
+            for line in lines:
+                first = _listen(agent, say(line), asr, vad, rng)
+                ok = first is not None and first.onset >= USER_AT - 0.05 and first.outcome == "interrupt"
+                if ok:
+                    quiet_after.append((first.decided_at - USER_AT) * 1000)
+                    looks.append(first.check_s * 1000)
+                stopped.append(ok and first.decided_at - USER_AT < 0.3)
+            for ack in acks:
+                first = _listen(agent, say(ack), asr, vad, rng)
+                outcomes.append("held" if first is None else first.outcome)
+                if first is not None and first.outcome == "resumed":
+                    pauses.append((first.settled_at - first.decided_at) * 1000)
+        if quiet_after:
+            suite.timings.append(Timing(f"barge-in: agent quiet after onset, {name} (input clock)", quiet_after, "ms"))
+            suite.timings.append(Timing(f"barge-in looks, {name} (compute)", looks, "ms"))
+        if pauses:
+            suite.timings.append(Timing(f"backchannel pause until resumed, {name} (input clock)", pauses, "ms"))
+        n = len(says)
+        suite.figures.append(Figure(f"{name}: turns stopping the agent < 300 ms ({len(lines)} lines x {n})",
+                                    sum(stopped) / len(stopped)))
+        for outcome, label in (("held", "talked on"), ("resumed", "paused, then went on"),
+                               ("interrupt", "interrupted")):
+            suite.figures.append(Figure(f"{name}: backchannels the agent {label} ({len(acks)} x {n})",
+                                        outcomes.count(outcome) / len(outcomes)))
+    false = _listen(agent, None, asr, vad, rng)
+    suite.figures.append(Figure("interrupts or pauses from the agent's own echo", float(false is not None)))
     echo_ms = []
-    mic = microphone(None)
+    mic = _mix_echo(agent, rng)
     probe = EchoReference()
-    probe.push(agent, SAMPLE_RATE, start)
+    probe.push(agent, SAMPLE_RATE, AGENT_AT)
     for i in range(0, min(len(mic), int(2.5 * SAMPLE_RATE)) - FRAME + 1, FRAME):
         s = time.perf_counter()
         probe.assess(mic[i:i + FRAME], i / SAMPLE_RATE)
-        if i / SAMPLE_RATE > start:
+        if i / SAMPLE_RATE > AGENT_AT:
             echo_ms.append((time.perf_counter() - s) * 1000)
-    return results, echo_ms, float(false), float(ack_false)
+    suite.timings.append(Timing("echo gate per 32 ms frame (while playing)", echo_ms, "ms"))
+    suite.notes.append(f"barge-in: the agent's espeak line with its echo (60 ms, half level, a room tail) "
+                       f"and -45 dBFS noise; the user at half level {USER_AT - AGENT_AT:.0f} s in")
 
 
-async def _listen(mic: np.ndarray, agent: np.ndarray, start: float, asr: object, vad: object
-                  ) -> tuple[object, int]:
-    """Hearing while the agent speaks; returns it and how many interrupts it published."""
-    from agent import events as ev
+def _mix_echo(agent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The agent's echo alone, uninterrupted, with the room's noise."""
+    from agent.bench.speech import mix, room_echo
+    from perception.audio_source import SAMPLE_RATE
+
+    return mix(AGENT_AT + len(agent) / SAMPLE_RATE + 1.0, [(AGENT_AT, room_echo(agent), 1.0)], noise_db=-45.0, seed=rng)
+
+
+def _listen(agent: np.ndarray, user: np.ndarray | None, asr: object, vad: object,
+            rng: np.random.Generator) -> object | None:
+    """Hearing while the agent speaks and the user says ``user``; → the first time it made the
+    agent go quiet (``BargeInRecord``), or None."""
+    return asyncio.run(_listen_async(agent, user, asr, vad, int(rng.integers(1 << 30))))
+
+
+async def _listen_async(agent: np.ndarray, user: np.ndarray | None, asr: object, vad: object,
+                        seed: int) -> object | None:
+    from agent.bench.speech import TalkOver
     from agent.bus import EventBus
-    from perception.audio_source import SAMPLE_RATE, ArrayAudioSource
     from perception.echo import EchoReference
     from perception.hearing import Hearing
 
     bus = EventBus()
-    sub = bus.subscribe("bench", ev.Interrupt, maxsize=16)
     echo = EchoReference()
-    echo.push(agent, SAMPLE_RATE, start)
-    hearing = Hearing(bus, ArrayAudioSource(mic, clock=lambda: 0.0), asr, vad, None, echo)
+    room = TalkOver(bus, echo, agent, AGENT_AT, user, USER_AT, seed=seed)
+    hearing = Hearing(bus, room, asr, vad, None, echo)
+    room.on_interrupt = lambda: setattr(hearing, "agent_speaking", False)
     hearing.agent_speaking = True
     await hearing.run()
-    interrupts = 0
-    while sub.channel.get_nowait() is not None:
-        interrupts += 1
-    return hearing, interrupts
-
-
-def _room(audio: np.ndarray) -> np.ndarray:
-    """Speaker-to-microphone echo: 60 ms delay, half level, low-passed, a short room tail."""
-    from scipy.signal import fftconvolve, lfilter
-
-    from perception.audio_source import SAMPLE_RATE
-
-    rng = np.random.default_rng(1)
-    n_ir = int(0.12 * SAMPLE_RATE)
-    ir = rng.standard_normal(n_ir) * np.exp(-np.arange(n_ir) / (0.03 * SAMPLE_RATE)) * 0.04
-    ir[0] = 1.0
-    wet = lfilter([0.6], [1.0, -0.4], fftconvolve(audio, ir)[:len(audio)])
-    out = np.concatenate([np.zeros(int(0.06 * SAMPLE_RATE)), wet])
-    return (0.5 * out / (np.max(np.abs(out)) or 1.0) * np.max(np.abs(audio))).astype(np.float32)
+    return hearing.barge_ins[0] if hearing.barge_ins else None
 
 
 def _face(opts: BenchOptions, suite: Suite) -> None:
