@@ -52,6 +52,7 @@ class HearingConfig:
     echo_residual: float = 0.5
     echo_residual_min: float = 0.2
     echo_residual_scale: float = 4.0
+    echo_learn_lag: int = 10  # frames (0.3 s) a playback frame waits before it counts
     # while the agent plays, what is left after cancelling must also stand this far above the
     # room's noise to be a voice: the echo's faint tail between words is not the user
     voice_over_floor_db: float = 10.0
@@ -112,7 +113,8 @@ class Hearing:
         self._check_s = 0.0
         self._held_at = 0.0  # input time the current onset was held as a backchannel
         self._residuals: collections.deque[float] = collections.deque(maxlen=3)  # median: one odd frame is not a voice
-        self._playback_residuals: collections.deque[float] = collections.deque(maxlen=62)  # the last 2 s of playback
+        self._playback_residuals: collections.deque[float] = collections.deque(maxlen=62)  # 2 s of playback
+        self._pending_residuals: collections.deque[float] = collections.deque()  # the last 0.3 s of it
         self._before: collections.deque[bool] = collections.deque(maxlen=self.config.lead_frames)  # voiced-loud frames
         self._handlers: dict[type, Callable[[Any], Any]] = {SpeechStart: self._started, SpeechEnd: self._ended}
 
@@ -173,9 +175,20 @@ class Hearing:
             await self._end_of_turn(decision)
 
     def _echo_bar(self, residual: float) -> float:
-        """The residual share below which a frame of playback is echo only (see HearingConfig)."""
+        """The residual share below which a frame of playback is echo only (see HearingConfig).
+
+        It is learnt from the echo alone: a frame counts 0.3 s later, once no user onset began
+        around it, and none counts while one goes on — else a user talking over the agent
+        would raise the bar against their own voice within a few frames."""
         c = self.config
-        self._playback_residuals.append(residual)
+        if self.barge.state is BargeState.QUIET:
+            self._pending_residuals.append(residual)
+            if len(self._pending_residuals) > c.echo_learn_lag:
+                self._playback_residuals.append(self._pending_residuals.popleft())
+        else:
+            self._pending_residuals.clear()
+        if not self._playback_residuals:
+            return c.echo_residual
         typical = float(np.percentile(self._playback_residuals, 75))
         return float(np.clip(c.echo_residual_scale * typical, c.echo_residual_min, c.echo_residual))
 
