@@ -57,9 +57,9 @@ def _once(words: list[str]) -> list[str]:
     """Repeats collapsed: on a short clip greedy Whisper loops ("Yeah. Yeah. Yeah.", "I see. I see.
     I see", "Let me stop you there. Let me stop") — a word or a phrase said again and again, the
     last time perhaps cut short."""
-    for n in range(1, len(words) // 2 + 1):
+    for n in range(1, len(words) // 2 + 1):  # a phrase said at least twice
         head = words[:n]
-        if len(words) > n and len(head) == n and all(w == head[i % n] for i, w in enumerate(words)):
+        if all(w == head[i % n] for i, w in enumerate(words)):
             return head
     return [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
 

@@ -151,9 +151,12 @@ class Hearing:
         # while the echo path is still unknown, playback can neither start an utterance nor
         # interrupt, but it does not cut short one the user had already begun
         unsure = verdict.playing and not verdict.certain
-        echo_only = verdict.playing and verdict.certain and verdict.delay is not None and (
-            float(np.median(self._residuals)) < self._echo_bar(verdict.residual)
-            or verdict.above_floor_db < self.config.voice_over_floor_db)
+        # with the echo path learnt, a frame is echo only when too little is left of it after
+        # cancelling (``_echo_bar`` learns the room's typical residual from these frames) or
+        # what is left is not above the room's noise
+        learnt = verdict.playing and verdict.certain and verdict.delay is not None
+        echo_only = learnt and (float(np.median(self._residuals)) < self._echo_bar(verdict.residual)
+                                or verdict.above_floor_db < self.config.voice_over_floor_db)
         heard = 0.0 if echo_only or (unsure and not self.segmenter.in_speech) else prob
         for e in self.segmenter.feed(frame.t, verdict.cleaned, heard):
             await self._handlers[type(e)](e)
