@@ -19,46 +19,19 @@ import shutil
 import subprocess
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from agent.errors import DeviceUnavailable, MissingDependency
-from agent.speech import SpeechChunk
+from agent.core.errors import DeviceUnavailable, MissingDependency
+from agent.core.speech import SpeechChunk
+from agent.core.stages import AudioOutput
 
 log = logging.getLogger(__name__)
 
 DEFAULT_RATE = 22050  # Piper's and espeak-ng's rate: no resampling on the common path
 FADE_S = 0.004  # cancel fades out over this long instead of clicking
 VIRTUAL_MIC = "agent_mic"
-
-
-@runtime_checkable
-class AudioOutput(Protocol):
-    sample_rate: int
-
-    async def play(self, chunk: SpeechChunk) -> None:
-        """Queue a chunk; waits while the output's bounded buffer is full."""
-
-    def position(self) -> int:
-        """Samples actually played since the output opened (never decreases)."""
-
-    def clock(self) -> float:
-        """Seconds of audio played: the session's master clock."""
-
-    def start_utterance(self) -> None:
-        """Mark that the next queued sample begins a new utterance (for ``heard``/``cancel``)."""
-
-    def heard(self) -> int:
-        """Samples of the current utterance played so far."""
-
-    def cancel(self) -> int:
-        """Stop the sound now (within 50 ms), drop what is queued; returns samples heard."""
-
-    async def drain(self) -> None:
-        """Wait until everything queued has been played."""
-
-    async def aclose(self) -> None: ...
 
 
 def _resample(chunk: SpeechChunk, rate: int) -> np.ndarray:

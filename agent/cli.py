@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import pkgutil
 import sys
 
 import agent.commands
-from agent.errors import UserError
+from agent.core.errors import UserError
 from persona.config import ConfigError
 
 
@@ -40,6 +41,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    finally:
+        # Everything the command opened is closed by now. What is left (torch's and the models'
+        # millions of objects) only waits for the interpreter to end: frozen, the collector
+        # does not walk it once more on the way out (1-1.5 s of a Ctrl-C otherwise).
+        gc.freeze()
 
 
 if __name__ == "__main__":

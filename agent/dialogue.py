@@ -1,25 +1,22 @@
-"""Emotion-conditioned dialogue: choose the emotion first, then let the LLM write the reply for it.
+"""Emotion-conditioned dialogue: the emotion is chosen first, then the LLM writes the reply for it.
 
-The emotion is the transition's (``persona.transition.EmotionEngine``), never a guess from the
-reply. The prompt carries the persona's system prompt and language, recent history, the chosen
-emotion (label, intensity, VAD in words) and the user's non-verbal cues as text. History keeps
-only what the user actually heard (``commit`` after playback), so a barge-in never puts words
-the user did not hear into the agent's memory.
+The emotion is the transition's (``agent.understanding``), never a guess from the reply. The
+prompt carries the persona's system prompt and language, recent history, the chosen emotion
+(label, intensity, VAD in words) and the user's non-verbal cues as text. History keeps only
+what the user actually heard (``commit`` after playback), so a barge-in never puts words the
+user did not hear into the agent's memory.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import AsyncIterator
 
-from agent.llm.base import LLM, Message
+from agent.core.affect import FusedAffect
+from agent.core.stages import LLM, Message
 from agent.llm.sentences import split_sentences
-from perception.affect import AffectEstimate
-from perception.fusion import FusedAffect
 from persona.config import Persona
 from persona.emotion import Emotion
-from persona.transition import EmotionEngine
 
 _LANGUAGES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian",
               "pt": "Portuguese", "nl": "Dutch", "ja": "Japanese", "zh": "Chinese"}
@@ -47,22 +44,14 @@ FIRST_CLAUSE_WORDS = 4
 class Dialogue:
     """One conversation's dialogue state for one persona."""
 
-    def __init__(self, persona: Persona, llm: LLM, engine: EmotionEngine, history_turns: int = 6) -> None:
+    def __init__(self, persona: Persona, llm: LLM, history_turns: int = 6) -> None:
         self.persona = persona
         self.llm = llm
-        self.engine = engine
         self.history: deque[tuple[str, str]] = deque(maxlen=max(1, history_turns))
 
     @property
     def last_reply(self) -> str:
         return self.history[-1][1] if self.history else ""
-
-    def choose_emotion(self, user_text: str, affect: FusedAffect | None, now: float) -> Emotion:
-        """The response emotion (blocking: embeds text; run it in a worker thread in a session)."""
-        estimate = None
-        if affect is not None and affect.confidence > 0.0:
-            estimate = AffectEstimate("fused", affect.vad, affect.confidence, now, affect.label, affect.cues)
-        return self.engine.respond(user_text, estimate, agent_prev_text=self.last_reply, now=now)
 
     def messages(self, user_text: str, emotion: Emotion, affect: FusedAffect | None) -> list[Message]:
         """The prompt: persona, language, chosen emotion, the user's cues, history, the new turn."""
@@ -85,8 +74,12 @@ class Dialogue:
     async def stream_reply(self, user_text: str, emotion: Emotion,
                            affect: FusedAffect | None) -> AsyncIterator[str]:
         """The reply, sentence by sentence, as the LLM writes it."""
-        deltas = self.llm.stream(self.messages(user_text, emotion, affect),
-                                 max_tokens=self.persona.llm.max_tokens)
+        async for sentence in self.stream(self.messages(user_text, emotion, affect)):
+            yield sentence
+
+    async def stream(self, messages: list[Message]) -> AsyncIterator[str]:
+        """The LLM's reply to ``messages``, sentence by sentence."""
+        deltas = self.llm.stream(messages, max_tokens=self.persona.llm.max_tokens)
         # the first clause is spoken as soon as it is written: speech starts sooner
         async for sentence in split_sentences(deltas, first_clause_words=FIRST_CLAUSE_WORDS):
             yield sentence
@@ -98,7 +91,3 @@ class Dialogue:
     def commit(self, user_text: str, heard_reply: str) -> None:
         """Remember the turn: the user's words and only the part of the reply that was heard."""
         self.history.append((user_text, heard_reply.strip()))
-
-    async def choose_emotion_async(self, user_text: str, affect: FusedAffect | None, now: float) -> Emotion:
-        """:meth:`choose_emotion` off the event loop."""
-        return await asyncio.to_thread(self.choose_emotion, user_text, affect, now)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from agent.channel import Channel, Overflow
+from agent.core.channel import Channel, Overflow
+from agent.core.face_state import FaceState
 from agent.recorder import Recording
-from render.face_state import FaceState
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 class LiveVideo:
     """Renders the newest FaceState off the event loop and hands it to live sinks."""
 
-    def __init__(self, renderer: Any, sinks: Sequence[Any]) -> None:
+    def __init__(self, renderer: Any, sinks: list[Any]) -> None:
         self.renderer = renderer
-        self.sinks = list(sinks)
+        self.sinks = sinks  # the pipeline's own list: a failed sink leaves it, closed once
         self.queue: Channel[FaceState] = Channel(1, Overflow.LATEST, "live-video")
         self.rendered = 0
         self.first_speaking_at: float | None = None  # session time of the first speaking frame shown
@@ -31,21 +31,32 @@ class LiveVideo:
 
     async def run(self, clock: Callable[[], float]) -> None:
         async for state in self.queue:
-            image = (await asyncio.to_thread(self.renderer.render, [state]))[0]
-            for sink in list(self.sinks):
-                try:
-                    sink.write(image, state.t)
-                except Exception as e:  # a broken window or camera must not end the session
-                    log.warning("video output %s failed and is closed: %s", getattr(sink, "name", sink), e)
-                    self.sinks.remove(sink)
+            await asyncio.to_thread(self._show, state)
             self.rendered += 1
             if state.speaking and self.first_speaking_at is None:
                 self.first_speaking_at = clock()
 
+    def _show(self, state: FaceState) -> None:
+        """Render and write one frame (a worker thread: the encoders and devices block)."""
+        image = self.renderer.render([state])[0]
+        for sink in list(self.sinks):
+            try:
+                sink.write(image, state.t)
+            except Exception as e:  # a broken window or camera must not end the session
+                log.warning("video output %s failed and is closed: %s", getattr(sink, "name", sink), e)
+                self.sinks.remove(sink)
+                _close_quietly(sink)
+
     def close(self) -> None:
+        """Stop taking frames; the sinks are the pipeline's to close."""
         self.queue.close()
-        for sink in self.sinks:
-            sink.close()
+
+
+def _close_quietly(sink: Any) -> None:
+    try:
+        sink.close()
+    except Exception:
+        log.debug("closing a failed video output failed too", exc_info=True)
 
 
 class FaceLoop:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-from agent.events import Event
-from agent.speech import SpeechChunk
-from render.face_state import FaceState
+from agent.core.events import Event
+from agent.core.face_state import FaceState
+from agent.core.speech import SpeechChunk
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class Recording:
         self.frames: list[FaceState] = []
         self._audio: list[tuple[float, np.ndarray]] = []  # (session start time, samples)
         self._cut_at: float | None = None
+        self._longest = 0.0  # seconds: the longest chunk, so a search can stop early
+        self._lock = threading.Lock()  # the live recording reads the audio from the video worker
 
     def add_frame(self, state: FaceState) -> None:
         if self.keep_frames:
@@ -46,7 +49,11 @@ class Recording:
             import soxr
 
             audio = soxr.resample(audio, chunk.sample_rate, self.sample_rate).astype(np.float32)
-        self._audio.append((start, audio))
+        with self._lock:
+            self._audio.append((start, audio))
+            if len(self._audio) > 1 and self._audio[-2][0] > start:
+                self._audio.sort(key=lambda a: a[0])
+            self._longest = max(self._longest, len(audio) / self.sample_rate)
 
     def cut(self, t: float) -> None:
         """An interrupt at ``t``: audio queued to play after it was never heard."""
@@ -56,21 +63,36 @@ class Recording:
                 continue
             n = int((t - start) * self.sample_rate)
             kept.append((start, audio[:n]))
-        self._audio = kept
+        with self._lock:
+            self._audio = kept
 
     def audio_track(self, duration: float) -> np.ndarray:
         return self.audio_between(0.0, duration)
 
     def audio_between(self, t0: float, t1: float) -> np.ndarray:
-        """The agent's audio from ``t0`` to ``t1`` on the session clock (silence between replies)."""
+        """The agent's audio from ``t0`` to ``t1`` on the session clock (silence between replies).
+
+        Chunks are kept in the order they play, so only the last few are looked at for a live
+        frame, however long the recording."""
         i0, i1 = int(round(t0 * self.sample_rate)), int(round(t1 * self.sample_rate))
         track = np.zeros(max(0, i1 - i0), dtype=np.float32)
-        for start, audio in self._audio:
+        for start, audio in self._overlapping(t0, t1):
             a0 = int(round(start * self.sample_rate))
             lo, hi = max(i0, a0), min(i1, a0 + len(audio))
             if lo < hi:
                 track[lo - i0:hi - i0] += audio[lo - a0:hi - a0]
         return np.clip(track, -1.0, 1.0)
+
+    def _overlapping(self, t0: float, t1: float) -> list[tuple[float, np.ndarray]]:
+        out = []
+        with self._lock:
+            chunks = list(self._audio)
+        for start, audio in reversed(chunks):
+            if start + self._longest < t0:
+                break  # the chunks before start no later and last no longer: none reaches t0
+            if start < t1:
+                out.append((start, audio))
+        return out
 
     @property
     def duration(self) -> float:

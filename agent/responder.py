@@ -14,10 +14,9 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.bus import EventBus
-from agent.events import (AgentEmotion, ReplySentence, StageLatency, UtteranceEnded,
-                          UtteranceStarted)
-from agent.speech import SpeechChunk
+from agent.core.bus import EventBus
+from agent.core.events import AgentEmotion, Prompt, ReplySentence, StageLatency, UtteranceEnded, UtteranceStarted
+from agent.core.speech import SpeechChunk
 from agent.turn_state import Turn, TurnState
 
 log = logging.getLogger(__name__)
@@ -79,11 +78,13 @@ class Responder:
     def __init__(self, *, bus: EventBus, clock: Callable[[], float], dialogue: Any, tts: Any,
                  voice: Any, output: Any, animator: Any, turn: Turn,
                  on_chunk: Callable[[SpeechChunk, float], None] | None = None,
-                 on_cut: Callable[[float], None] | None = None) -> None:
+                 on_cut: Callable[[float], None] | None = None,
+                 on_text: Callable[[str], None] | None = None) -> None:
         self.bus, self.clock, self.dialogue, self.tts = bus, clock, dialogue, tts
         self.voice, self.output, self.animator, self.turn = voice, output, animator, turn
         self._on_chunk = on_chunk or (lambda chunk, start: None)
         self._on_cut = on_cut or (lambda t: None)
+        self._on_text = on_text or (lambda sentence: None)
         self._cancel = threading.Event()
         self._cut_at: float | None = None  # session time of the interrupt, if any
         self._pause: asyncio.Event | None = None  # set when a pause ends (resumed or interrupted)
@@ -105,16 +106,28 @@ class Responder:
         self.bus.publish_nowait(StageLatency(stage=stage, seconds=seconds, turn=self.bus.turn))
 
     # ------------------------------------------------------------------ the reply
-    async def respond(self, user_text: str, affect: Any, times: TurnTimes) -> str:
-        """Reply to ``user_text``; returns the text the user actually heard."""
-        self.times = times
+    def begin(self, times: TurnTimes | None = None) -> None:
+        """A new reply starts (the agent thinks): from here ``interrupt()`` cancels it."""
+        self.times = times or TurnTimes()
+        self._cancel = threading.Event()
+        self._cut_at = None
+        self._pause = None
+        self._played = Played()
         self.turn.to(TurnState.THINKING)
-        emotion = self.dialogue.choose_emotion(user_text, affect, now=self.clock())
-        times.emotion = self.clock()
-        await self.show_emotion(emotion)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    async def respond(self, user_text: str, affect: Any, emotion: Any) -> str:
+        """Reply to ``user_text`` with ``emotion`` (chosen already); returns what the user heard."""
         heard = ""
         try:
-            heard = await self.speak(self.dialogue.stream_reply(user_text, emotion, affect), emotion)
+            if not self.cancelled:
+                await self.show_emotion(emotion)
+                messages = self.dialogue.messages(user_text, emotion, affect)
+                await self.bus.publish(Prompt(messages=tuple((m.role, m.content) for m in messages)))
+                heard = await self.speak(self.dialogue.stream(messages), emotion)
         finally:
             self.dialogue.commit(user_text, heard)
         return heard
@@ -123,19 +136,18 @@ class Responder:
         self.emotion = emotion
         await self.bus.publish(AgentEmotion(label=emotion.label, vad=emotion.vad,
                                             intensity=emotion.intensity))
-        self.animator.set_emotion(emotion, self.clock())
+        if self.animator is not None:
+            self.animator.set_emotion(emotion, self.clock())
 
     async def speak(self, sentences: AsyncIterator[str], emotion: Any) -> str:
-        """Speak ``sentences`` with ``emotion``'s prosody; returns what was heard."""
+        """Speak ``sentences`` with ``emotion``'s prosody (after ``begin``); returns what was heard.
+        Without a voice (``agent chat``) the sentences are the reply, all of it heard."""
+        if self.tts is None:
+            return await self._write(sentences)
         from agent.tts.prosody import prosody_for
         from agent.tts.stream import speak_sentences
 
-        self._cancel = threading.Event()
-        self._cut_at = None
-        self._pause = None
-        self._played = Played()
         self._queued_samples = self.output.position()
-        self.turn.to(TurnState.THINKING)
         heard = ""
         try:
             async for chunk in speak_sentences(self.tts, self._sentences(sentences),
@@ -146,16 +158,46 @@ class Responder:
                 await self.output.drain()
             heard = self._played.heard_text(self._played.end)  # drained: all of it was played
         finally:
-            if self._utterance is not None:
-                interrupted = self._cut_at is not None
-                if interrupted:
-                    heard = self._played.heard_text(self._cut_at)
-                await self.bus.publish(UtteranceEnded(utterance_id=self._utterance,
-                                                      interrupted=interrupted, heard_text=heard))
-                self._utterance = None
-            self.speaking = False
+            heard = await self._ended(heard)
+        return heard
+
+    async def _write(self, sentences: AsyncIterator[str]) -> str:
+        said: list[str] = []
+        try:
+            async for sentence in self._sentences(sentences):
+                if self.cancelled:
+                    break
+                if self._utterance is None:
+                    await self._started(sentence, self.clock())
+                if self.times.first_audio is None:
+                    self.times.first_audio = self.clock()
+                said.append(sentence)
+                self._on_text(sentence)
+        finally:
+            await self._ended(" ".join(said), keep=True)
+        return " ".join(said)
+
+    async def _started(self, text: str, start: float) -> None:
+        self._utterance = next(_utterance_ids)
+        self.speaking = True
+        self.turn.to(TurnState.SPEAKING)
+        if self.animator is not None:
+            self.animator.set_listening(False, start)
+        await self.bus.publish(UtteranceStarted(utterance_id=self._utterance, text=text))
+
+    async def _ended(self, heard: str, keep: bool = False) -> str:
+        """The utterance is over; what was heard of it (``keep``: all of ``heard``)."""
+        if self._utterance is not None:
+            interrupted = self._cut_at is not None
+            if self._cut_at is not None and not keep:
+                heard = self._played.heard_text(self._cut_at)
+            await self.bus.publish(UtteranceEnded(utterance_id=self._utterance,
+                                                  interrupted=interrupted, heard_text=heard))
+            self._utterance = None
+        self.speaking = False
+        if self.animator is not None:
             self.animator.set_listening(True, self.clock())
-            self.turn.to(TurnState.LISTENING)
+        self.turn.to(TurnState.LISTENING)
         return heard
 
     async def _sentences(self, source: AsyncIterator[str]) -> AsyncIterator[str]:
@@ -175,18 +217,15 @@ class Responder:
             return
         start = self._start_of_next(chunk)
         if self._utterance is None:
-            self._utterance = next(_utterance_ids)
             self.output.start_utterance()
-            self.speaking = True
-            self.turn.to(TurnState.SPEAKING)
-            self.animator.set_listening(False, start)
-            await self.bus.publish(UtteranceStarted(utterance_id=self._utterance, text=chunk.text))
+            await self._started(chunk.text, start)
         if self.times.first_audio is None:
             self.times.first_audio = start
             if self.times.speech_end is not None:
                 self._latency("speech_end_to_first_audio", start - self.times.speech_end)
         self._played.chunks.append((start, chunk))
-        self.animator.speak(chunk, start)
+        if self.animator is not None:
+            self.animator.speak(chunk, start)
         self._on_chunk(chunk, start)
         self._queued_samples += int(round(chunk.duration * self.output.sample_rate))
         await self.output.play(chunk)
@@ -213,9 +252,11 @@ class Responder:
         return replayed
 
     def _silence(self, now: float) -> None:
-        self.output.cancel()
-        self._queued_samples = self.output.position()
-        self.animator.interrupt(now)
+        if self.output is not None:
+            self.output.cancel()
+            self._queued_samples = self.output.position()
+        if self.animator is not None:
+            self.animator.interrupt(now)
         self._on_cut(now)
 
     def pause(self) -> bool:

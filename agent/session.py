@@ -4,7 +4,8 @@ speech and the face.
 The graph is fixed and small (STYLE.md rule 9): perception stages publish events; the session
 dispatches them through one handler table; the responder speaks one reply at a time; the face
 loop turns the animator's state into frames for the recording, the plugins and the live video.
-Every task is owned by one ``TaskOwner`` and shutdown has a deadline.
+Every task is owned by one ``TaskOwner``, heavy work runs off the loop (a ``LoopMonitor``
+measures how late the loop wakes and names what blocks it), and shutdown has a deadline.
 """
 
 from __future__ import annotations
@@ -13,51 +14,27 @@ import asyncio
 import logging
 import signal
 import sys
-import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent import events as ev
-from agent.bus import EventBus
-from agent.channel import ChannelClosed, Overflow
-from agent.clock import SessionClock
+from agent.core import events as ev
+from agent.core.affect import AffectEstimate, vad3
+from agent.core.bus import EventBus
+from agent.core.channel import ChannelClosed, Overflow
+from agent.core.clock import SessionClock
+from agent.core.loop_monitor import LoopMonitor
+from agent.core.tasks import TaskOwner
 from agent.face_loop import FaceLoop, LiveVideo
-from agent.recorder import EventLog, Recording
+from agent.pipeline import Pipeline
+from agent.recorder import EventLog
 from agent.responder import Responder, TurnTimes
-from agent.tasks import TaskOwner
 from agent.turn_state import Turn, TurnState
-from perception.affect import AffectEstimate
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_DEADLINE = 1.5  # seconds; with device closing this keeps Ctrl-C under 2 s
-
-
-@dataclass
-class Parts:
-    """Everything a session runs with: built by ``agent.assemble`` (real) or by tests."""
-
-    persona: Any
-    dialogue: Any
-    tts: Any
-    output: Any  # agent.audio_out.AudioOutput
-    animator: Any
-    text_affect: Any
-    fusion: Any
-    hearing: Any | None = None  # perception.hearing.Hearing
-    seeing: Any | None = None  # perception.seeing.Seeing
-    plugins: Any | None = None  # plugins.host.PluginHost
-    renderer: Any | None = None
-    live_sinks: list[Any] = field(default_factory=list)
-    recording: Recording | None = None
-    typed_input: bool = False
-    greet: bool = False  # say the persona's greeting when the session starts (live sessions)
-    # input stages whose end (file consumed, stdin closed) ends the session once the agent is done
-    ends_with: tuple[str, ...] = ("hearing", "keyboard")
-    fps: float = 30.0
-    notices: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,34 +43,45 @@ class Report:
     replies: list[str] = field(default_factory=list)
     frames: int = 0
     late_frames: int = 0
+    loop_lag_ms: list[float] = field(default_factory=list)
+    stalls: list[tuple[float, str]] = field(default_factory=list)
     output: Path | None = None
 
 
 class Session:
-    def __init__(self, parts: Parts, *, bus: EventBus | None = None,
-                 events_path: Path | None = None, say: Callable[[str], None] | None = None):
-        self.parts = parts
+    """``typed``: the user's typed turns from these lines instead of stdin (``agent chat -m``)."""
+
+    def __init__(self, pipeline: Pipeline, *, bus: EventBus | None = None,
+                 events_path: Path | None = None, say: Callable[[str], None] | None = None,
+                 on_text: Callable[[str], None] | None = None, typed: Iterable[str] | None = None):
+        self.pipeline = pipeline
         self.bus = bus or EventBus()
         self.clock = SessionClock()
         self.say = say or (lambda text: print(text, file=sys.stderr, flush=True))
         self.turn = Turn(self._turn_changed)
         self.owner = TaskOwner("session", on_error=self._task_failed)
         self.report = Report()
+        self.monitor = LoopMonitor(on_stall=self._stalled)
+        self._typed = typed
         self._events_path = events_path
         self._event_log: EventLog | None = None
         self._stop = asyncio.Event()
         self.ready = asyncio.Event()  # set once the session listens: publish to it after this
         self._reply: asyncio.Task[str] | None = None
+        self._live_task: asyncio.Task[None] | None = None
         self._heard = TurnTimes()  # stamps of the user's turn in progress
         self._input_done = False
         self._inputs: set[str] = set()  # input stages still running that end the session
+        p = pipeline
         self.responder = Responder(
-            bus=self.bus, clock=self.clock, dialogue=parts.dialogue, tts=parts.tts,
-            voice=parts.persona.voice, output=parts.output, animator=parts.animator, turn=self.turn,
-            on_chunk=self._on_chunk, on_cut=self._on_cut)
-        self.live = LiveVideo(parts.renderer, parts.live_sinks) if parts.live_sinks else None
-        self.face_loop = FaceLoop(self.clock, parts.animator, parts.fps, parts.recording, self.live,
-                                  on_face=parts.plugins.face if parts.plugins else None)
+            bus=self.bus, clock=self.clock, dialogue=p.dialogue, tts=p.tts, voice=p.persona.voice,
+            output=p.output, animator=p.animator, turn=self.turn, on_chunk=self._on_chunk,
+            on_cut=self._on_cut, on_text=on_text)
+        self.live = LiveVideo(p.renderer, p.live_sinks) if p.live_sinks and p.renderer else None
+        self.face_loop = None
+        if p.animator is not None:
+            self.face_loop = FaceLoop(self.clock, p.animator, p.fps, p.recording, self.live,
+                                      on_face=p.plugins.face if p.plugins else None)
         # One handler per event type: the only dispatch in the session.
         self._handlers: dict[type[ev.Event], Callable[[Any], Awaitable[None]]] = {
             ev.EndOfTurn: self._on_end_of_turn,
@@ -108,6 +96,7 @@ class Session:
             ev.UserPresence: self._on_presence,
             ev.UserSpeechStarted: self._on_user_speech,
             ev.PluginCommand: self._on_plugin_command,
+            ev.InputEnded: self._on_input_ended,
         }
         # Commands plugins and clients send back ("stop_talking" is an Interrupt already).
         self._commands: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
@@ -118,45 +107,54 @@ class Session:
     # ------------------------------------------------------------------ lifecycle
     async def run(self) -> Report:
         loop = asyncio.get_running_loop()
+        p = self.pipeline
         self.clock = SessionClock()
-        self.responder.clock = self.face_loop.clock = self.clock
+        self.responder.clock = self.clock
+        if self.face_loop is not None:
+            self.face_loop.clock = self.clock
         if self._events_path is not None:
             self._event_log = EventLog(self._events_path, self.clock.t0)
             self.bus.observe(self._event_log)
         self.bus.observe(self._collect_latency)
         inbox = self.bus.subscribe("session", *self._handlers, maxsize=256, overflow=Overflow.WAIT)
-        for notice in self.parts.notices:
+        await self.bus.publish(ev.SessionStarted(persona=p.persona.name, language=p.persona.language,
+                                                 stages=p.describe()))
+        for notice in p.notices:
             await self.bus.publish(ev.Notice(text=notice))
         with _sigint(loop, lambda: self.bus.publish_nowait(ev.Stop(reason="ctrl-c"))):
-            self.owner.spawn(self.face_loop.run(), "face-loop")
+            self.owner.spawn(self.monitor.run(), "loop-monitor")
+            if self.face_loop is not None:
+                self.owner.spawn(self.face_loop.run(), "face-loop")
             if self.live is not None:
-                self.owner.spawn(self.live.run(self.clock), "live-video")
-            if self.parts.plugins is not None:
-                await self.parts.plugins.start()
-            for name, stage in (("hearing", self.parts.hearing), ("seeing", self.parts.seeing)):
-                if stage is not None:
-                    self.owner.spawn(self._run_input(name, stage.run()), name)
-            if self.parts.typed_input:
-                self.owner.spawn(self._run_input("keyboard", self._read_keyboard()), "keyboard")
+                self._live_task = self.owner.spawn(self.live.run(self.clock), "live-video")
+            if p.plugins is not None:
+                await p.plugins.start()
+            for name, stage in p.inputs.items():
+                self.owner.spawn(self._run_input(name, stage.run()), name)
+            if p.typed_input:
+                self.owner.spawn(self._run_input("keyboard", self._read_typed()), "keyboard")
             self.owner.spawn(self._dispatch(inbox), "dispatch")
             self.ready.set()
-            greeting = getattr(self.parts.persona, "greeting", "")
-            if greeting and self.parts.greet:
-                if self.parts.typed_input:
-                    self.say(f"{self.parts.persona.display_name}: {greeting}")
+            greeting = getattr(p.persona, "greeting", "")
+            if greeting and p.greet:
+                if p.typed_input and p.tts is not None:
+                    self.say(f"{p.persona.display_name}: {greeting}")
                 await self._cmd_say({"text": greeting})
             await self._stop.wait()
         return await self._shutdown()
 
     async def _run_input(self, name: str, coro: Awaitable[None]) -> None:
-        """When every input stage that ends the session has ended (files consumed, stdin
-        closed), the session ends once the agent has finished what it is saying."""
-        if name in self.parts.ends_with:
+        if name in self.pipeline.ends_with:
             self._inputs.add(name)
         await coro
-        log.debug("input %s ended", name)
-        if name in self._inputs:
-            self._inputs.discard(name)
+        await self.bus.publish(ev.InputEnded(source=name))
+
+    async def _on_input_ended(self, e: ev.InputEnded) -> None:
+        """When every input stage that ends the session has ended (files consumed, stdin
+        closed), the session ends once the agent has answered and finished what it is saying."""
+        log.debug("input %s ended", e.source)
+        if e.source in self._inputs:
+            self._inputs.discard(e.source)
             if not self._inputs:
                 self._input_done = True
                 await self._finish_if_done()
@@ -175,22 +173,21 @@ class Session:
         self.turn.to(TurnState.STOPPED)
         if self._reply is not None and not self._reply.done():
             self.responder.interrupt()
+        if self.live is not None and self._live_task is not None:
+            # the frame being written finishes before the sinks close under it
+            self.live.close()
+            await asyncio.wait({self._live_task}, timeout=SHUTDOWN_DEADLINE / 2)
         log.debug("shutdown: stopping tasks")
         stuck = await self.owner.aclose(SHUTDOWN_DEADLINE)
-        log.debug("shutdown: tasks stopped")
         if stuck:
             log.warning("stopped with stuck tasks: %s", ", ".join(stuck))
-        if self.parts.plugins is not None:
-            await self.parts.plugins.stop(0.3)
-        for stage in (self.parts.hearing, self.parts.seeing):
-            if stage is not None and hasattr(stage, "aclose"):
-                await stage.aclose()
-        await self.parts.output.aclose()
-        if self.live is not None:
-            self.live.close()
-        self.report.frames = self.face_loop.frames
-        self.report.late_frames = self.face_loop.late_frames
+        await self.pipeline.close_io()
         log.debug("shutdown: devices closed")
+        if self.face_loop is not None:
+            self.report.frames = self.face_loop.frames
+            self.report.late_frames = self.face_loop.late_frames
+        self.report.loop_lag_ms = list(self.monitor.lags_ms)
+        self.report.stalls = list(self.monitor.stalls)
         self.bus.close()
         if self._event_log is not None:
             self._event_log.close()
@@ -200,11 +197,15 @@ class Session:
         self.say(f"agent: {name} failed: {exc}")
         self.bus.publish_nowait(ev.Stop(reason=f"{name} failed"))
 
+    def _stalled(self, seconds: float, where: str) -> None:
+        self.bus.publish_nowait(ev.Notice(text=f"the event loop was blocked for {seconds * 1000:.0f} ms "
+                                               f"in {where}", level="debug"))
+
     def _turn_changed(self, old: TurnState, new: TurnState) -> None:
         self.bus.publish_nowait(ev.TurnStateChanged(old=old.value, new=new.value))
-        if self.parts.hearing is not None:
+        if self.pipeline.turns is not None:
             # paused, the agent still holds the turn until the user's words decide
-            self.parts.hearing.agent_speaking = new in (TurnState.SPEAKING, TurnState.PAUSED)
+            self.pipeline.turns.agent_speaking = new in (TurnState.SPEAKING, TurnState.PAUSED)
 
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(self, inbox: Any) -> None:
@@ -223,9 +224,9 @@ class Session:
     async def _on_end_of_turn(self, e: ev.EndOfTurn) -> None:
         times, self._heard = self._heard, TurnTimes()
         times.decided = self.clock.to_session(e.t)
-        origin = getattr(getattr(self.parts.hearing, "source", None), "origin", None)
-        if origin is not None:  # the input clock mapped onto the session clock
-            times.speech_end = self.clock.to_session(origin + e.audio_end_t)
+        hearing = self.pipeline.hearing
+        if hearing is not None:  # the input clock mapped onto the session clock
+            times.speech_end = self.clock.to_session(hearing.source.origin + e.audio_end_t)
         await self._start_reply(e.text, times)
 
     async def _on_user_text(self, e: ev.UserText) -> None:
@@ -234,27 +235,32 @@ class Session:
 
     async def _start_reply(self, text: str, times: TurnTimes) -> None:
         text = text.strip()
-        if not text:
+        if not text or self.pipeline.dialogue is None:
             return
         if self._reply is not None and not self._reply.done():  # the user took the turn
             self.responder.interrupt()
             await asyncio.gather(self._reply, return_exceptions=True)
         self.bus.turn += 1
-        est = self.parts.text_affect.estimate(text, self.clock.t0 + self.clock())
-        await self.bus.publish(_affect_event(est))
-        affect = self.parts.fusion.current(self.clock.t0 + self.clock())
-        await self.bus.publish(ev.UserAffect(vad=tuple(affect.vad), confidence=affect.confidence,
-                                             label=affect.label, cues=affect.cues))
-        self._reply = self.owner.spawn(self._reply_and_report(text, affect, times), "reply")
+        self.responder.begin(times)
+        self._reply = self.owner.spawn(self._reply_and_report(text, times), "reply")
 
-    async def _reply_and_report(self, text: str, affect: Any, times: TurnTimes) -> str:
-        heard = await self.responder.respond(text, affect, times)
+    async def _reply_and_report(self, text: str, times: TurnTimes) -> str:
+        p = self.pipeline
+        assert p.understanding is not None and p.dialogue is not None
+        now = self.clock.t0 + self.clock()
+        reading = await p.understanding.read_async(text, p.dialogue.last_reply, now)
+        times.emotion = self.clock()
+        await self.bus.publish(_affect_event(reading.text))
+        user = reading.user
+        await self.bus.publish(ev.UserAffect(vad=vad3(user.vad), confidence=user.confidence,
+                                             label=user.label, cues=user.cues))
+        heard = await self.responder.respond(text, user, reading.emotion)
         spans = times.spans()
         self.report.turns.append(spans)
         self.report.replies.append(heard)
-        if self.parts.typed_input and heard:
-            self.say(f"{self.parts.persona.display_name}: {heard}")
-        self.bus.publish_nowait(ev.TurnLatency(turn=self.bus.turn, **{k: round(v, 4) for k, v in spans.items()}))
+        if p.typed_input and p.tts is not None and heard:
+            self.say(f"{p.persona.display_name}: {heard}")
+        self.bus.publish_nowait(ev.TurnLatency.of(self.bus.turn, spans))
         self._reply_ended()
         await self._finish_if_done()
         return heard
@@ -276,18 +282,22 @@ class Session:
         self._stop.set()
 
     async def _on_affect(self, e: ev.AffectEstimated) -> None:
-        if e.source != "text":  # text estimates are fused where they are made
-            self.parts.fusion.update(AffectEstimate(e.source, tuple(e.vad), e.confidence, e.t,
-                                                    e.label, e.cues))
-        if e.source == "face":
-            self.parts.animator.set_user(None, affect_vad=tuple(e.vad), t=self.clock())
+        p = self.pipeline
+        # the words' estimate is fused where it is made (agent.understanding), with the turn
+        if e.source != "text" and p.understanding is not None:
+            p.understanding.fuse(AffectEstimate(e.source, vad3(e.vad), e.confidence, e.t, e.label, e.cues))
+        if e.source == "face" and p.animator is not None:
+            p.animator.set_user_affect(self.clock(), affect_vad=vad3(e.vad))
 
     async def _on_presence(self, e: ev.UserPresence) -> None:
-        self.parts.animator.set_user(e.position if e.present else None, t=self.clock())
+        target = (float(e.position[0]), float(e.position[1])) if e.present else None
+        if self.pipeline.animator is not None:
+            self.pipeline.animator.set_user_position(target, self.clock())
+        await self.bus.publish(ev.AgentGaze(target=target))
 
     async def _on_user_speech(self, e: ev.UserSpeechStarted) -> None:
-        if self.turn.state is TurnState.LISTENING:
-            self.parts.animator.set_listening(True, self.clock())
+        if self.turn.state is TurnState.LISTENING and self.pipeline.animator is not None:
+            self.pipeline.animator.set_listening(True, self.clock())
 
     async def _on_plugin_command(self, e: ev.PluginCommand) -> None:
         handler = self._commands.get(e.command)
@@ -300,10 +310,12 @@ class Session:
     async def _cmd_touched(self, args: dict[str, Any]) -> None:
         strength = float(args.get("strength", 0.5))
         how = "firmly" if strength > 0.7 else "gently" if strength < 0.3 else ""
-        await self.bus.publish(ev.UserText(text=f"(The user {how} touches your {args.get('where', 'head')}.)".replace("  ", " ")))
+        text = f"(The user {how} touches your {args.get('where', 'head')}.)".replace("  ", " ")
+        await self.bus.publish(ev.UserText(text=text))
 
     async def _cmd_say(self, args: dict[str, Any]) -> None:
-        """Speak the given text verbatim, with the emotion the agent shows now."""
+        """Speak the given text verbatim, with the emotion the agent shows now; what the user
+        heard of it enters the history as the agent's (the greeting opens the conversation)."""
         from agent.llm.sentences import split_sentences
         from persona.emotion import Emotion
 
@@ -317,63 +329,92 @@ class Session:
 
         async def speak() -> str:
             heard = await self.responder.speak(split_sentences(one()), emotion)
+            if self.pipeline.dialogue is not None and heard:
+                self.pipeline.dialogue.commit("", heard)
             self._reply_ended()
             await self._finish_if_done()
             return heard
 
+        self.responder.begin()
         self._reply = self.owner.spawn(speak(), "say")
 
     async def _cmd_set_emotion(self, args: dict[str, Any]) -> None:
         from persona.emotion import parse_emotion
 
         emotion = parse_emotion(str(args.get("emotion", "neutral")))
-        engine = getattr(self.parts.dialogue, "engine", None)
-        if engine is not None and hasattr(engine, "state"):
-            engine.state = emotion
+        if self.pipeline.understanding is not None:
+            self.pipeline.understanding.set_emotion(emotion, self.clock.t0 + self.clock())
         await self.responder.show_emotion(emotion)
 
     # ------------------------------------------------------------------ speech taps
     def _on_chunk(self, chunk: Any, start: float) -> None:
-        if self.parts.recording is not None:
-            self.parts.recording.add_speech(chunk, start)
-        if self.parts.hearing is not None and hasattr(self.parts.hearing, "echo"):
-            self.parts.hearing.echo.push(chunk.audio, chunk.sample_rate, self.clock.t0 + start)
-        if self.parts.plugins is not None:
-            self.parts.plugins.speech(chunk, start)
+        p = self.pipeline
+        if p.recording is not None:
+            p.recording.add_speech(chunk, start)
+        if p.hearing is not None:
+            p.hearing.agent_said(chunk.audio, chunk.sample_rate, self.clock.t0 + start)
+        if p.plugins is not None:
+            p.plugins.speech(chunk, start)
 
     def _on_cut(self, t: float) -> None:
-        if self.parts.recording is not None:
-            self.parts.recording.cut(t)
-        if self.parts.plugins is not None:
-            self.parts.plugins.flush()  # speech not yet delivered to a robot is never played
+        p = self.pipeline
+        if p.recording is not None:
+            p.recording.cut(t)
+        if p.plugins is not None:
+            p.plugins.flush()  # speech not yet delivered to a robot is never played
 
     def _collect_latency(self, event: ev.Event) -> None:
         if isinstance(event, ev.StageLatency):
             log.debug("latency %s %.3fs", event.stage, event.seconds)
 
-    async def _read_keyboard(self) -> None:
-        """Typed input, one line per user turn, until end of input.
-
-        A daemon thread reads stdin: a blocked ``readline`` must never hold shutdown (an
-        executor thread would keep ``asyncio.run`` waiting for the user's next line)."""
-        loop = asyncio.get_running_loop()
-        lines: asyncio.Queue[str | None] = asyncio.Queue(maxsize=16)
-
-        def reader() -> None:
-            for line in sys.stdin:
-                log.debug("keyboard line (%d chars)", len(line))
-                asyncio.run_coroutine_threadsafe(lines.put(line), loop).result()
-            log.debug("keyboard: end of input")
-            asyncio.run_coroutine_threadsafe(lines.put(None), loop)
-
-        threading.Thread(target=reader, name="keyboard", daemon=True).start()
-        while (line := await lines.get()) is not None:
+    async def _read_typed(self) -> None:
+        """Typed input, one line per user turn, until end of input."""
+        lines = self._typed if self._typed is not None else None
+        if lines is not None:
+            for line in lines:
+                if line.strip():
+                    await self.bus.publish(ev.UserText(text=line.strip()))
+            return
+        async for line in _stdin_lines():
             if line.strip():
                 await self.bus.publish(ev.UserText(text=line.strip()))
 
 
+async def _stdin_lines() -> AsyncIterator[str]:
+    """Lines from stdin without a thread: through the loop where stdin is a pipe or a terminal
+    (nothing to join at shutdown, nothing left blocked in ``readline``), in a worker where it is
+    a regular file (which never blocks). The terminal is left in blocking mode, as found."""
+    import os
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    try:
+        fd = sys.stdin.fileno()
+        pipe = os.fdopen(os.dup(fd), "rb", buffering=0)
+    except (AttributeError, ValueError, OSError):
+        return
+    try:
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
+    except (ValueError, OSError, NotImplementedError):
+        pipe.close()
+        while line := await asyncio.to_thread(sys.stdin.readline):
+            yield line
+        return
+    try:
+        while line_b := await reader.readline():
+            log.debug("keyboard line (%d chars)", len(line_b))
+            yield line_b.decode("utf-8", "replace")
+        log.debug("keyboard: end of input")
+    finally:
+        transport.close()
+        try:
+            os.set_blocking(fd, True)
+        except OSError:
+            pass
+
+
 def _affect_event(est: AffectEstimate) -> ev.AffectEstimated:
-    return ev.AffectEstimated(source=est.source, vad=tuple(est.vad), confidence=est.confidence,
+    return ev.AffectEstimated(source=est.source, vad=vad3(est.vad), confidence=est.confidence,
                               label=est.label, cues=est.cues)
 
 

@@ -1,6 +1,7 @@
 """The turn as one explicit state machine: listening → thinking → speaking → listening, with
-pauses (speaking → paused → speaking, when the user only acknowledged) and interruptions. Transitions are a table; anything else is an internal race, logged at debug
-level and ignored (never raised into the conversation)."""
+pauses (speaking → paused → speaking, when the user only acknowledged) and interruptions.
+Transitions are a table; anything else is an internal race, logged at debug level and ignored
+(never raised into the conversation)."""
 
 from __future__ import annotations
 

@@ -170,6 +170,10 @@ class EotState(enum.Enum):
 
 
 class EndOfTurnDetector:
+    """Transcripts come in after their utterance ended, perhaps after the next one began (Whisper
+    reads an utterance while the user goes on): the turn waits for the words of every utterance
+    that ended, and for the silence they call for after the last one."""
+
     def __init__(self, config: TurnConfig | None = None) -> None:
         self.config = config or TurnConfig()
         self.state = EotState.IDLE
@@ -178,6 +182,7 @@ class EndOfTurnDetector:
         self._deadline = 0.0
         self._finished = False
         self._cut_in = False
+        self._pending = 0  # utterances that ended and whose words are not in yet
         S = EotState
         self._table: dict[tuple[EotState, str], Callable[[float, str], TurnDecision | None]] = {
             (S.IDLE, "start"): self._start,
@@ -185,7 +190,7 @@ class EndOfTurnDetector:
             (S.TRANSCRIBING, "start"): self._start,
             (S.WAITING, "start"): self._start,
             (S.SPEAKING, "end"): self._ended,
-            (S.SPEAKING, "words"): self._words,  # a transcript can overtake the end-of-speech
+            (S.SPEAKING, "words"): self._words_while_speaking,  # an earlier utterance's words
             (S.TRANSCRIBING, "words"): self._words,
             (S.WAITING, "words"): self._words,
             (S.WAITING, "tick"): self._tick,
@@ -218,16 +223,26 @@ class EndOfTurnDetector:
 
     def _ended(self, t: float, text: str) -> None:
         self._end = t
+        self._pending += 1
         self.state = EotState.TRANSCRIBING
 
-    def _words(self, now: float, text: str) -> TurnDecision | None:
+    def _add(self, text: str) -> None:
+        self._pending = max(0, self._pending - 1)
         if text.strip():
             self._texts.append(text.strip())
+            last = self._texts[-1]
+            self._finished = sentence_finished(last) and not (self._cut_in and len(words_of(last)) <= 2)
+
+    def _words_while_speaking(self, now: float, text: str) -> None:
+        self._add(text)
+
+    def _words(self, now: float, text: str) -> TurnDecision | None:
+        self._add(text)
+        if self._pending:
+            return None
         if not self._texts:  # noise that transcribed to nothing: no turn
             self.state = EotState.IDLE
             return None
-        last = self._texts[-1]
-        self._finished = sentence_finished(last) and not (self._cut_in and len(words_of(last)) <= 2)
         wait = self.config.finished_silence if self._finished else self.config.unfinished_silence
         self._deadline = self._end + wait
         self.state = EotState.WAITING

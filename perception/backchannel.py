@@ -17,9 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from agent.turns import Look
-from perception.audio_source import FRAME_S
-
 # First words of acknowledgements, as Whisper begins them (it writes " Uh" for "uh-huh").
 ACK_WORDS = ("Yeah", "yeah", "Yes", "yes", "Yep", "Yup", "Uh", "uh", "Mm", "mm", "Hmm", "hmm", "Mhm",
              "Okay", "okay", "OK", "Ok", "Right", "right", "Sure", "sure", "I", "Got", "Cool", "Nice",
@@ -75,11 +72,12 @@ class OnsetJudge:
     """Looks at the onset of an utterance over the agent through Whisper and the head.
 
     The head reads tiny.en's encoder; when the transcripts come from another Whisper (``--asr-model
-    small.en``), the judge keeps the bundled tiny.en for its looks."""
+    small.en``, the multilingual model of a persona that speaks another language), the judge
+    keeps the bundled tiny.en for its looks."""
 
     def __init__(self, asr: Any, head: BackchannelHead | None = None) -> None:
         self.head = head or BackchannelHead()
-        if self.head.width and asr.first_look(np.zeros(1600, np.float32))[0].shape[1] != self.head.width:
+        if self.head.width and (asr.encoder_width() != self.head.width or asr.language not in (None, "en")):
             from perception.asr import WhisperAsr
 
             asr = WhisperAsr()
@@ -98,17 +96,3 @@ class OnsetJudge:
     def probability(self, audio: np.ndarray) -> float:
         """How likely the onset in ``audio`` (from one frame before it) is an acknowledgement."""
         return self.head.probability(self.features(audio))
-
-    def verdict(self, p: float, since_onset: float, hum: bool = False) -> Look:
-        """Sure enough of an acknowledgement to talk on (``ACK``), or not: ``UNSURE`` pauses the
-        agent — at once when the sound is clearly not one, else at the last look before the
-        head's deadline — and the utterance's words then decide. The sound alone never takes
-        the turn away: a confident mistake on a voice the head never heard costs a pause, not
-        the reply. ``hum``: the onset sounds like a closed-mouth murmur (``perception.hum``),
-        an acknowledgement unless the head is sure it is not one (a quiet "What d-" under the
-        agent's echo can sound like a murmur too)."""
-        if p >= self.head.hold_above or hum and p > self.head.pause_below:
-            return Look.ACK
-        if p <= self.head.pause_below or since_onset + FRAME_S > self.head.decide_by + 1e-9:
-            return Look.UNSURE
-        return Look.NOT_YET

@@ -28,7 +28,6 @@ import numpy as np
 from perception.audio_source import FRAME, SAMPLE_RATE
 
 
-
 @dataclass(frozen=True, slots=True)
 class EchoVerdict:
     residual: float  # share of the frame's energy the echo does not explain, in [0, 1]
@@ -92,7 +91,7 @@ class EchoReference:
     def cut_after(self, t: float) -> None:
         """Playback stopped at ``t`` (barge-in): drop what was queued but will not be played."""
         with self._lock:
-            kept = collections.deque()
+            kept: collections.deque[tuple[float, np.ndarray]] = collections.deque()
             for start, audio in self._chunks:
                 n = int(round((t - start) * SAMPLE_RATE))
                 if n > 0:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import MissingDependency, UserError
-from render.face_state import BLENDSHAPES, INDEX
+from agent.core.errors import MissingDependency, UserError
+from agent.core.face_state import BLENDSHAPES, INDEX
 
 log = logging.getLogger(__name__)
 

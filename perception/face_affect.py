@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import MissingDependency
-from perception.affect import AffectEstimate
+from agent.core.affect import AffectEstimate
+from agent.core.errors import MissingDependency
+from agent.core.face_state import INDEX
 from perception.face import FaceObservation
 from persona.emotion import PROTOTYPES
-from render.face_state import INDEX
 
 # ------------------------------------------------------------------ action units
 

@@ -11,11 +11,11 @@ at all the fused confidence is 0.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from perception.affect import AffectEstimate
+from agent.core.affect import AffectEstimate, FusedAffect
 from persona.emotion import nearest_label
 
 # how well each modality reads V, A, D (design choice, relative weights)
@@ -26,22 +26,6 @@ RELIABILITY: dict[str, tuple[float, float, float]] = {
 }
 _DEFAULT_RELIABILITY = (0.5, 0.5, 0.5)
 _ORDER = ("face", "voice", "text")
-
-
-@dataclass(frozen=True, slots=True)
-class FusedAffect:
-    """The user's affect as one estimate; ``cues`` joins the modalities' words for the prompt."""
-
-    vad: tuple[float, float, float]
-    confidence: float
-    label: str = ""
-    cues: str = ""
-    sources: dict[str, float] = field(default_factory=dict)  # modality -> its current confidence
-
-    def to_dict(self) -> dict[str, object]:
-        return {"label": self.label, "vad": [round(x, 4) for x in self.vad],
-                "confidence": round(self.confidence, 4), "cues": self.cues,
-                "sources": {k: round(v, 4) for k, v in self.sources.items()}}
 
 
 @dataclass

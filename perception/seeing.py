@@ -22,13 +22,13 @@ from typing import Any
 
 import numpy as np
 
-from agent import events as ev
+from agent.core import events as ev
+from agent.core.affect import AffectEstimate
+from agent.core.face_state import BLENDSHAPES, INDEX, FaceState
 from perception.active_face import ActiveFaceSelector
-from perception.affect import AffectEstimate
 from perception.attention import PresenceTracker, eye_gaze, face_position, looking_at_screen
 from perception.face import FaceLandmarker, FaceObservation
 from perception.face_affect import AffectSmoother, FaceAffect, FaceReading
-from render.face_state import BLENDSHAPES, INDEX, FaceState
 
 log = logging.getLogger(__name__)
 

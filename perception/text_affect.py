@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from perception.affect import AffectEstimate
+from agent.core.affect import AffectEstimate, vad3
 from perception.embeddings import embed
 from persona.emotion import nearest_label
 from persona.heads import gelu, load
@@ -50,7 +50,7 @@ class TextAffect:
         if words == 0:
             return AffectEstimate("text", (0.0, 0.0, 0.0), 0.0, t)
         mean, spread = self.predict(emb[None, :])
-        vad = tuple(round(float(x), 4) for x in mean[0])
+        vad = vad3(round(float(x), 4) for x in mean[0])
         amount = 1.0 - math.exp(-words / 5.0)
         certainty = min(1.0, 2.0 * self._spread_ref / (self._spread_ref + float(spread[0])))
         conf = round(_CAP * amount * certainty, 4)

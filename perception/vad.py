@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.errors import MissingDependency
+from agent.core.errors import MissingDependency
 from perception.audio_source import FRAME, FRAME_S, SAMPLE_RATE
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.errors import DeviceUnavailable, MissingDependency, UserError
+from agent.core.errors import DeviceUnavailable, MissingDependency, UserError
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,17 @@ class LatestFrameSource:
         self._stopping = False
         self._error: BaseException | None = None
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        # started by the first ``recv``: a file paced at real time starts playing when it is
+        # watched, not while the models load
         self._thread = threading.Thread(target=self._run, name=f"{name}-reader", daemon=True)
+        self._started = False
+
+    def start(self) -> None:
+        """Start reading (``recv`` does this itself)."""
+        with self._cond:
+            if self._started or self._stopping:
+                return
+            self._started = True
         self._thread.start()
 
     # ---------------------------------------------------------------- reader thread
@@ -122,6 +132,7 @@ class LatestFrameSource:
         event = asyncio.Event()
         entry = (loop, event)
         self._waiters.append(entry)
+        self.start()
         try:
             while True:
                 event.clear()
@@ -138,6 +149,7 @@ class LatestFrameSource:
 
     def recv_blocking(self, timeout: float | None = None) -> VideoFrame | None:
         """``recv`` for threads (tests, offline tools)."""
+        self.start()
         with self._cond:
             self._cond.wait_for(lambda: self._slot is not None or self._ended or self._stopping,
                                 timeout)
@@ -148,7 +160,8 @@ class LatestFrameSource:
 
     async def aclose(self) -> None:
         self.close()
-        await asyncio.to_thread(self._thread.join, 2.0)
+        if self._started:
+            await asyncio.to_thread(self._thread.join, 2.0)
         if self._thread.is_alive():
             log.warning("%s reader did not stop within 2 s", self.name)
 
@@ -266,7 +279,7 @@ class FileVideoSource(LatestFrameSource):
             return item
 
         super().__init__(read, name=f"file:{Path(path).name}", wait_for_consumer=not realtime,
-                         close=frames.close)
+                         close=frames.close)  # type: ignore[attr-defined]  # a generator
 
 
 class ImageSource(LatestFrameSource):

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from agent.errors import MissingDependency, UserError
-from perception.affect import AffectEstimate
+from agent.core.affect import AffectEstimate, vad3
+from agent.core.errors import MissingDependency, UserError
 from perception.audio_source import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ class VoiceAffect:
             return AffectEstimate("voice", (0.0, 0.0, 0.0), 0.0, t, "", "", {"voiced_s": 0.0})
         z = self.baseline.z(p)
         raw = [sum(WEIGHTS[k][axis] * z[k] for k in FEATURES) for axis in range(3)]
-        vad = tuple(float(math.tanh(g * r)) for g, r in zip(AXIS_GAIN, raw))
+        vad = vad3(math.tanh(g * r) for g, r in zip(AXIS_GAIN, raw))
         maturity = 0.4 + 0.6 * min(1.0, self.baseline.utterances / 3.0)
         confidence = 0.6 * min(1.0, p.voiced_s / 1.0) * maturity
         self.baseline.update(p)
@@ -249,7 +249,7 @@ class SerClassifier:
                 total += float(s["score"])
         if total <= 0:
             return AffectEstimate("voice", (0.0, 0.0, 0.0), 0.0, t)
-        vad = tuple(float(x) for x in acc / total)
+        vad = vad3(acc / total)
         top = max(scores, key=lambda s: s["score"])
         return AffectEstimate("voice", vad, float(top["score"]) * min(1.0, total), t,
                               _label(vad), "", {"classifier": {s["label"]: s["score"] for s in scores}})
@@ -261,7 +261,7 @@ def combine(prosodic: AffectEstimate, classified: AffectEstimate) -> AffectEstim
     w1, w2 = prosodic.confidence, classified.confidence
     if w1 + w2 <= 0:
         return prosodic
-    vad = tuple(float((w1 * a + w2 * b) / (w1 + w2)) for a, b in zip(prosodic.vad, classified.vad))
+    vad = vad3((w1 * a + w2 * b) / (w1 + w2) for a, b in zip(prosodic.vad, classified.vad))
     agree = np.sign(prosodic.vad[1]) == np.sign(classified.vad[1])
     conf = min(0.95, max(w1, w2) * (1.15 if agree else 0.9))
     details = {**prosodic.details, **classified.details}

@@ -146,7 +146,7 @@ def load_personas(path: str | Path | None = None) -> dict[str, Persona]:
         raise ConfigError(f"{path}{f':{line}' if line else ''}: {key}: {_explain(err)}{more}") from None
 
 
-def _explain(err: dict[str, Any]) -> str:
+def _explain(err: Any) -> str:  # a pydantic ErrorDetails
     kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
     if kind == "extra_forbidden":
         return "unknown key; check the spelling (see personas.yaml for the allowed keys)"

@@ -40,7 +40,11 @@ class ContextEncoder:
             raise ValueError("one agent utterance per user utterance")
         fn = embed_cached if cached else embed
         both = fn([*agent_texts, *user_texts])
-        agent, user = both[:len(agent_texts)], both[len(agent_texts):]
+        return self.from_embeddings(agent_texts, both[:len(agent_texts)], both[len(agent_texts):])
+
+    def from_embeddings(self, agent_texts: Sequence[str], agent: np.ndarray, user: np.ndarray) -> Context:
+        """The context from embeddings already made (MiniLM runs once per turn in a session)."""
+        agent, user = agent.copy(), user.copy()
         agent_vad, _ = self.text_affect.predict(agent)
         user_vad, _ = self.text_affect.predict(user)
         # an empty agent utterance (the first turn) says nothing: zero vector, neutral VAD

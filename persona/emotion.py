@@ -35,12 +35,12 @@ OCTANTS = {
 }
 
 
-def clip_vad(vad: "tuple[float, float, float] | np.ndarray") -> tuple[float, float, float]:
+def clip_vad(vad: tuple[float, float, float] | np.ndarray) -> tuple[float, float, float]:
     v, a, d = (float(np.clip(x, -1.0, 1.0)) for x in vad)
     return (v, a, d)
 
 
-def nearest_label(vad: "tuple[float, float, float] | np.ndarray") -> str:
+def nearest_label(vad: tuple[float, float, float] | np.ndarray) -> str:
     dist = np.linalg.norm(PROTOTYPE_MATRIX - np.asarray(vad, dtype=np.float32), axis=1)
     return LABELS[int(np.argmin(dist))]
 
@@ -54,25 +54,25 @@ class Emotion:
     intensity: float
 
     @classmethod
-    def from_vad(cls, vad: "tuple[float, float, float] | np.ndarray") -> "Emotion":
+    def from_vad(cls, vad: tuple[float, float, float] | np.ndarray) -> Emotion:
         vad = clip_vad(vad)
         intensity = min(1.0, math.sqrt(sum(x * x for x in vad)) / _MAX_NORM)
         return cls(vad, nearest_label(vad), intensity)
 
     @classmethod
-    def from_label(cls, label: str, intensity: float = 1.0) -> "Emotion":
+    def from_label(cls, label: str, intensity: float = 1.0) -> Emotion:
         """The prototype of ``label`` moved toward neutral by ``intensity`` (0..1)."""
         if label not in PROTOTYPES:
             raise ValueError(f"unknown emotion {label!r}; known: {', '.join(LABELS)}")
         if not 0.0 <= intensity <= 1.0:
             raise ValueError(f"intensity must be in [0, 1], got {intensity}")
         proto = PROTOTYPES[label]
-        vad = clip_vad(tuple(x * intensity for x in proto))
+        vad = clip_vad(np.asarray(proto) * intensity)
         norm = math.sqrt(sum(x * x for x in vad))
         return cls(vad, label, min(1.0, norm / _MAX_NORM))
 
     @classmethod
-    def neutral(cls) -> "Emotion":
+    def neutral(cls) -> Emotion:
         return cls((0.0, 0.0, 0.0), "neutral", 0.0)
 
     @property
@@ -97,6 +97,6 @@ def parse_emotion(text: str) -> Emotion:
             parts = []
         if len(parts) != 3 or any(not -1.0 <= x <= 1.0 for x in parts):
             raise ValueError(f"emotion {text!r}: expected three numbers in [-1, 1] as V,A,D")
-        return Emotion.from_vad(parts)
+        return Emotion.from_vad(np.asarray(parts))
     label, _, inten = text.partition(":")
     return Emotion.from_label(label, float(inten) if inten else 1.0)

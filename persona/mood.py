@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agent.core.affect import vad3
 from persona.config import Persona
 from persona.temperament import temperament
 
@@ -36,14 +37,14 @@ class MoodDynamics:
     negativity: float  # extra valence gain and arousal rise when the user is negative
 
     @classmethod
-    def from_persona(cls, persona: Persona) -> "MoodDynamics":
+    def from_persona(cls, persona: Persona) -> MoodDynamics:
         O, C, E, A, N = persona.traits.as_tuple()
         if "baseline_mood" in persona.model_fields_set:
             baseline = persona.baseline_mood.as_tuple()
         else:
-            baseline = tuple(float(x) for x in np.clip(temperament(persona.traits.as_tuple()), -1, 1))
+            baseline = vad3(np.clip(temperament(persona.traits.as_tuple()), -1, 1))
         half = EMOTION_HALF_LIFE * math.exp(1.2 * (N - 0.5) - 0.6 * (E - 0.5) - 0.6 * (C - 0.5))
-        return cls(baseline=baseline,  # type: ignore[arg-type]
+        return cls(baseline=baseline,
                    emotion_half_life=half,
                    mood_half_life=half * MOOD_PER_EMOTION,
                    contagion=(0.10 + 0.35 * A, 0.10 + 0.20 * N, 0.05 + 0.10 * A),

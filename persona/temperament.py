@@ -17,12 +17,12 @@ MEHRABIAN = np.array([
 ], dtype=np.float32)
 
 
-def centred(traits: "tuple[float, float, float, float, float] | np.ndarray") -> np.ndarray:
+def centred(traits: tuple[float, float, float, float, float] | np.ndarray) -> np.ndarray:
     """O', C', E', A', S for traits O C E A N in [0, 1] (last axis), S = −(2N − 1)."""
     t = 2.0 * np.asarray(traits, dtype=np.float32) - 1.0
     return np.concatenate([t[..., :4], -t[..., 4:5]], axis=-1)
 
 
-def temperament(traits: "tuple[float, float, float, float, float] | np.ndarray") -> np.ndarray:
+def temperament(traits: tuple[float, float, float, float, float] | np.ndarray) -> np.ndarray:
     """The temperament VAD (3,) — or (N, 3) for a batch (N, 5) — of Big Five traits O C E A N."""
     return centred(traits) @ MEHRABIAN.T

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from perception.affect import AffectEstimate
+from agent.core.affect import AffectEstimate
 from persona.config import Persona
 from persona.context_encoder import Context, ContextEncoder
 from persona.emotion import LABELS, PROTOTYPE_MATRIX, PROTOTYPES, Emotion, nearest_label
@@ -97,7 +97,7 @@ class PeldRows:
 def read_peld(path: str | Path, limit: int | None = None, cached: bool = True,
               encoder: ContextEncoder | None = None) -> PeldRows:
     """A PELD split (TSV: Utterance_1..3, Emotion_1..3, Personality) ready for the head."""
-    from agent.errors import UserError
+    from agent.core.errors import UserError
 
     path = Path(path)
     try:
@@ -190,8 +190,14 @@ class EmotionEngine:
 
     def respond(self, user_text: str, user_affect: AffectEstimate | None = None,
                 agent_prev_text: str = "", now: float = 0.0) -> Emotion:
+        """The response emotion to ``user_text`` (blocking: embeds both utterances)."""
+        return self.respond_to(self.encoder.encode([agent_prev_text], [user_text]), user_text,
+                               user_affect, now)
+
+    def respond_to(self, ctx: Context, user_text: str, user_affect: AffectEstimate | None = None,
+                   now: float = 0.0) -> Emotion:
+        """:meth:`respond` for a context already encoded (one agent and one user utterance)."""
         preceding = self.decay(now)
-        ctx = self.encoder.encode([agent_prev_text], [user_text])
         if user_affect is not None and user_affect.confidence > 0.0:
             user_vad = np.asarray(user_affect.vad, dtype=np.float64)
             confidence = float(user_affect.confidence)
@@ -215,3 +221,17 @@ class EmotionEngine:
         self._t = now
         log.debug("emotion transition: %s -> %s", preceding.label, label)
         return self.state
+
+    def context_of(self, agent_text: str, agent_emb: np.ndarray, user_emb: np.ndarray) -> Context:
+        """The context of one turn from the two utterances' embeddings (made once per turn)."""
+        return self.encoder.from_embeddings([agent_text], agent_emb[None], user_emb[None])
+
+    def warm_up(self, ctx: Context) -> None:
+        """Run the head once on ``ctx`` (first-call allocations) without changing any state."""
+        self.head(ctx, np.zeros((1, 3), np.float32), np.zeros(1, np.int64), self.temperament[None])
+
+    def set_state(self, emotion: Emotion, now: float) -> None:
+        """Take on ``emotion`` now (a plugin's or an operator's ``set_emotion``); it relaxes from here."""
+        self.decay(now)
+        self.state = emotion
+        self._t = now

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_chec
 
 from pydantic import BaseModel, ConfigDict
 
-from agent.events import Event, Interrupt, PluginCommand
+from agent.core.events import Event, Interrupt, PluginCommand
 
 if TYPE_CHECKING:
-    from agent.bus import EventBus
-    from agent.speech import SpeechChunk
-    from render.face_state import FaceState
+    from agent.core.bus import EventBus
+    from agent.core.face_state import FaceState
+    from agent.core.speech import SpeechChunk
 
 API_VERSION = "1.0"
 ALL_EVENTS = "*"

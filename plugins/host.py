@@ -24,16 +24,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent import events as agent_events
-from agent.bus import EventBus, Subscription
-from agent.channel import Channel, Overflow
-from agent.errors import UserError
-from agent.events import Event, Notice
-from agent.speech import SpeechChunk
-from agent.tasks import TaskOwner
+from agent.core import events as agent_events
+from agent.core.bus import EventBus, Subscription
+from agent.core.channel import Channel, Overflow
+from agent.core.errors import UserError
+from agent.core.events import Event, Notice
+from agent.core.face_state import FaceState
+from agent.core.speech import SpeechChunk
+from agent.core.tasks import TaskOwner
 from plugins.api import ALL_EVENTS, Plugin, PluginContext
 from plugins.registry import PluginError, build, merge_specs
-from render.face_state import FaceState
 
 log = logging.getLogger(__name__)
 
@@ -378,7 +378,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def event_types() -> dict[str, type[Event]]:
-    """Every event type known to this process by name (agent.events and any subclass imported)."""
+    """Every event type known to this process by name (agent.core.events and any subclass imported)."""
     found: dict[str, type[Event]] = {}
     for name in dir(agent_events):
         obj = getattr(agent_events, name)

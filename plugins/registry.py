@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from plugins.api import API_VERSION, Plugin
 
 GROUP = "embodied_agent.plugins"

@@ -20,9 +20,9 @@ from typing import Annotated, Literal, Protocol
 
 from pydantic import Field, model_validator
 
-from agent.errors import DeviceUnavailable, MissingDependency
+from agent.core.errors import DeviceUnavailable, MissingDependency
+from agent.core.face_state import FaceState
 from plugins.api import Capabilities, Plugin, PluginContext, PluginSettings
-from render.face_state import FaceState
 
 log = logging.getLogger(__name__)
 Deg = Annotated[float, Field(ge=-180.0, le=180.0)]
@@ -237,7 +237,7 @@ class ServoHead(Plugin):
         await self._io(self.transport.write, cmd)
         self._last_t = asyncio.get_running_loop().time()
 
-    async def _io(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    async def _io(self, fn, *args) -> None:
         if self.transport.blocking:
             await self.run_blocking(fn, *args)
         else:

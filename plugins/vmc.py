@@ -6,7 +6,7 @@ from the gaze), ``/VMC/Ext/OK 1`` and ``/VMC/Ext/T seconds``. Names are ARKit's 
 sync" models) or the VRM presets (A I U E O, Blink_L/R, Joy, Angry, Sorrow, Fun) or both.
 
 Coordinates are Unity's (left-handed, y up), with the model facing +z toward the camera, so
-every FaceState angle (viewer-relative, see ``render.face_state``) changes sign.
+every FaceState angle (viewer-relative, see ``agent.core.face_state``) changes sign.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from agent.errors import UserError
+from agent.core.errors import UserError
+from agent.core.face_state import BLENDSHAPES, INDEX, FaceState
 from plugins.api import Capabilities, Plugin, PluginContext, PluginSettings
-from render.face_state import BLENDSHAPES, INDEX, FaceState
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
-from agent.errors import MissingDependency, UserError
-from agent.events import Event
-from agent.speech import SpeechChunk
+from agent.core.errors import MissingDependency, UserError
+from agent.core.events import Event
+from agent.core.face_state import FaceState
+from agent.core.speech import SpeechChunk
 from plugins import wire
-from plugins.api import API_VERSION, ALL_EVENTS, Capabilities, Plugin, PluginContext, PluginSettings
-from render.face_state import FaceState
+from plugins.api import ALL_EVENTS, API_VERSION, Capabilities, Plugin, PluginContext, PluginSettings
 
 log = logging.getLogger(__name__)
 TOKEN_ENV = "AGENT_WS_TOKEN"

@@ -14,9 +14,9 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from agent.events import Event
-from agent.speech import SpeechChunk
-from render.face_state import FaceState
+from agent.core.events import Event
+from agent.core.face_state import FaceState
+from agent.core.speech import SpeechChunk
 
 SCHEMA_VERSION = 1
 

@@ -24,15 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.speech import SpeechChunk
+from agent.core.face_state import INDEX, FaceState
+from agent.core.speech import SpeechChunk
 from persona.config import Persona
 from persona.emotion import Emotion
 from render.describe import describe
-from render.expression import AU_INDEX, ExpressionTrack, MicroMotion, emotion_aus
-from render.expression import blendshapes_from_aus
-from render.face_state import INDEX, FaceState
-from render.idle import (Blinks, Gaze, Lag, Steps, SmoothNoise, apply_gaze, blink_rate,
-                         breathing, nod_pulse)
+from render.expression import AU_INDEX, ExpressionTrack, MicroMotion, blendshapes_from_aus, emotion_aus
+from render.idle import Blinks, Gaze, Lag, SmoothNoise, Steps, apply_gaze, blink_rate, breathing, nod_pulse
 from render.lipsync import MouthTrack, articulate, mouth_track, speech_beats
 from render.listening import Listening
 
@@ -129,16 +127,13 @@ class Animator:
     def set_listening(self, listening: bool, t: float) -> None:
         self._listening.set(listening, t)
 
-    def set_user(self, position: tuple[float, float] | None,
-                 affect_vad: tuple[float, float, float] | None = None,
-                 blendshapes: np.ndarray | None = None, t: float = 0.0) -> None:
-        """What the camera and perception know about the user at ``t``.
+    def set_user_position(self, position: tuple[float, float] | None, t: float) -> None:
+        """Where the camera sees the user's face at ``t``: the gaze follows it.
 
-        ``position`` is the user's face centre in the camera image as
+        ``position`` is the face centre in the camera image as
         ``perception.attention.face_position`` gives it: each axis in [-1, 1], (0, 0) the
         centre, x > 0 right of centre in the (unmirrored) image, which is the user's own left,
         so the face turns toward the viewer's left; y > 0 above centre. None: no face seen.
-        ``affect_vad`` and ``blendshapes`` (52, ARKit order) drive mirroring while listening.
         """
         if position is not None:
             x, y = (float(c) for c in position)
@@ -152,6 +147,12 @@ class Animator:
             look = np.zeros(2)
             self._user.set(t, None)
         self._look.set(t, look)
+
+    def set_user_affect(self, t: float, affect_vad: tuple[float, float, float] | None = None,
+                        blendshapes: np.ndarray | None = None) -> None:
+        """How the user looks at ``t``: ``affect_vad`` and ``blendshapes`` (52, ARKit order)
+        drive mirroring while listening. Where the user is, and whether they are there at all,
+        is ``set_user_position``'s."""
         if affect_vad is not None or blendshapes is not None:
             self._listening.set_user(t, blendshapes, affect_vad)
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from render.face_state import FaceState
+from agent.core.face_state import FaceState
 
 CHUNK = 8  # frames per sub-batch on the CPU: bigger batches fall out of the cache
 

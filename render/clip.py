@@ -8,18 +8,19 @@ written interleaved, batch by batch, so the file's two streams end within one fr
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 if TYPE_CHECKING:
-    from agent.speech import SpeechChunk
+    from agent.core.speech import SpeechChunk
+    from agent.core.stages import Renderer
     from persona.config import Persona
     from persona.emotion import Emotion
-    from render.renderer import Renderer
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +28,9 @@ BATCH = 16  # frames rendered per call: big enough to amortise, small enough to 
 FILE_RATE = 48000  # AAC pads its last 1024-sample frame: at 48 kHz that stays under a video frame
 
 
-def render_clip(persona: "Persona", chunks: "Sequence[SpeechChunk]", emotion: "Emotion",
+def render_clip(persona: Persona, chunks: Sequence[SpeechChunk], emotion: Emotion,
                 path: str | Path, fps: float = 30, size: tuple[int, int] = (512, 512), seed: int = 0,
-                renderer: "Renderer | None" = None, batch: int = BATCH) -> Path:
+                renderer: Renderer | None = None, batch: int = BATCH) -> Path:
     from render.animator import Animator
     from render.renderer import make_renderer
     from render.sinks import VideoFileSink

@@ -12,11 +12,12 @@ expressions can be one-sided (a crooked smile, contempt, one raised eyebrow).
 
 from __future__ import annotations
 
+from typing import Any
 
 import numpy as np
 
+from agent.core.face_state import BLENDSHAPES, INDEX
 from persona.emotion import PROTOTYPES, Emotion
-from render.face_state import BLENDSHAPES, INDEX
 from render.idle import Approach, SmoothNoise
 
 AUS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 16, 17, 18, 19, 20, 22, 23, 24,
@@ -155,7 +156,7 @@ class ExpressionTrack(Approach):
         durations = np.where(target >= start, onset_time(arousal), offset_time(arousal))
         self._change(t, start, target, durations.astype(np.float32))
 
-    def _approach(self, dt: float, start: np.ndarray, target: np.ndarray, params: object) -> np.ndarray:
+    def _approach(self, dt: float, start: np.ndarray, target: np.ndarray, params: Any) -> np.ndarray:
         x = np.clip(dt / params, 0.0, 1.0)  # params: per-AU durations
         k = x * x * (3.0 - 2.0 * x)
         return start + (target - start) * k

@@ -19,7 +19,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
-from render.face_state import INDEX
+from agent.core.face_state import INDEX
 
 T = TypeVar("T")
 
@@ -73,7 +73,7 @@ class Approach:
 
     def __init__(self, initial: np.ndarray, dtype: type = np.float64) -> None:
         self.dtype = dtype
-        self.initial = np.asarray(initial, dtype=dtype)
+        self.initial: np.ndarray = np.asarray(initial, dtype=dtype)
         self._times: list[float] = []
         self._starts: list[np.ndarray] = []
         self._targets: list[np.ndarray] = []

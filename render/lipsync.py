@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.speech import PhonemeTiming, SpeechChunk
-from render.face_state import BLENDSHAPES, INDEX, weights_from
+from agent.core.face_state import BLENDSHAPES, INDEX, weights_from
+from agent.core.speech import PhonemeTiming, SpeechChunk
 from render.idle import smoothstep
 
 log = logging.getLogger(__name__)

@@ -14,10 +14,10 @@ from bisect import bisect_right
 
 import numpy as np
 
+from agent.core.face_state import BLENDSHAPES
 from persona.config import BigFive
 from persona.emotion import Emotion
 from render.expression import blendshapes_from_aus, emotion_aus
-from render.face_state import BLENDSHAPES
 from render.idle import EventStream, Lag, nod_pulse
 
 MIRROR_MAX_GAIN = 0.4  # share of the user's expression a fully agreeable persona takes on
@@ -42,7 +42,7 @@ def mirror_target(blendshapes: np.ndarray | None, vad: tuple[float, float, float
         b = np.asarray(blendshapes, dtype=np.float32)
         if b.shape != (len(BLENDSHAPES),):
             raise ValueError(f"user blendshapes must be {len(BLENDSHAPES)} weights in ARKit order "
-                             f"(render.face_state.BLENDSHAPES), got shape {b.shape}")
+                             f"(agent.core.face_state.BLENDSHAPES), got shape {b.shape}")
         b = np.clip(np.nan_to_num(b), 0.0, 1.0)
         return np.where(_MIRRORED, 0.5 * (b + b[_SWAP]), 0.0).astype(np.float32)
     if vad is not None:

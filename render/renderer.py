@@ -10,29 +10,13 @@ from __future__ import annotations
 
 import logging
 from importlib import metadata
-from typing import Protocol, Sequence, runtime_checkable
 
-import numpy as np
-
-from agent.errors import UserError
-from render.face_state import FaceState
+from agent.core.errors import UserError
+from agent.core.stages import Renderer
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "embodied_agent.renderers"
-
-
-@runtime_checkable
-class Renderer(Protocol):
-    size: tuple[int, int]  # (width, height)
-
-    def render(self, states: Sequence[FaceState]) -> np.ndarray:
-        """(N, H, W, 3) uint8 RGB, one frame per state, rendered as one batch."""
-        ...
-
-    def push_audio(self, audio: np.ndarray, sample_rate: int, t: float) -> None:
-        """Audio that starts at ``t`` on the audio clock; neural renderers may use it."""
-        ...
 
 
 def make_renderer(avatar: object, size: tuple[int, int] = (512, 512), device: str | None = None,

@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
-from agent.errors import DeviceUnavailable, MissingDependency, UserError
+from agent.core.errors import DeviceUnavailable, MissingDependency, UserError
+from agent.core.stages import Sink
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,6 @@ VCAM_HELP = ("no virtual camera found; on Linux run `sudo modprobe v4l2loopback 
              "exclusive_caps=1 card_label=AgentCam` (package v4l2loopback-dkms), on Windows/macOS "
              "install OBS Studio and start its Virtual Camera once (see docs/virtual-camera.md)")
 MAX_FILL_S = 10.0  # a longer gap on the audio clock is jumped, not filled with repeats
-
-
-class Sink(Protocol):
-    def write(self, frame: np.ndarray, t: float) -> None: ...
-
-    def write_audio(self, audio: np.ndarray, sample_rate: int, t: float) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class Pacer:
@@ -233,11 +226,14 @@ def check_virtual_camera() -> tuple[bool, str]:
 class WindowSink:
     """A preview window: OpenCV highgui when OpenCV has a GUI, else pygame when installed."""
 
-    def __init__(self, fps: float = 30, size: tuple[int, int] = (512, 512), title: str = "agent") -> None:
+    def __init__(self, fps: float = 30, size: tuple[int, int] = (512, 512), title: str = "agent",
+                 mirror: bool = False) -> None:
+        """``mirror``: shown left-right flipped, like every webcam self-view."""
         if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise DeviceUnavailable("no display for the preview window (DISPLAY is not set); "
                                     "use --output out.mp4 or the virtual camera instead")
         self.title = title
+        self.mirror = mirror
         self._pacer = Pacer(fps)
         self._show = self._open_cv() or self._open_pygame(size)
         if self._show is None:
@@ -286,7 +282,8 @@ class WindowSink:
     def write(self, frame: np.ndarray, t: float) -> None:
         pushed = self._pacer.push(frame, t)
         if pushed:  # a preview only needs the newest frame of a burst
-            self._show(pushed[-1][0])
+            image = pushed[-1][0]
+            self._show(np.ascontiguousarray(image[:, ::-1]) if self.mirror else image)
 
     def write_audio(self, audio: np.ndarray, sample_rate: int, t: float) -> None:
         """A preview window plays no audio."""
@@ -334,7 +331,7 @@ class SinkSet:
         except Exception:
             log.debug("closing a failed sink", exc_info=True)
 
-    def __enter__(self) -> "SinkSet":
+    def __enter__(self) -> SinkSet:
         return self
 
     def __exit__(self, *exc: object) -> None:

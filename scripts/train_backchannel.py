@@ -130,40 +130,47 @@ def agent_lines() -> list[str]:
 
 
 class Capture:
-    """An ``OnsetJudge`` stand-in for training: records the features of every look and says
-    "look again", so one pass yields the whole schedule of looks."""
+    """Turn-taking whose every look at an onset is recorded and says "look again", so one pass
+    yields the whole schedule of looks (the features of each)."""
 
     def __init__(self, judge) -> None:
         self.judge = judge
-        self.looks: list[tuple[float, float, np.ndarray, np.ndarray]] = []  # (input t, since the VAD onset, frames, words)
-        self.hearing = None
+        # (input t, since the VAD onset, frames, words)
+        self.looks: list[tuple[float, float, np.ndarray, np.ndarray]] = []
 
-    def probability(self, audio: np.ndarray) -> float:
-        h = self.hearing
-        frames, words = self.judge.look(audio)
-        self.looks.append((h._now, h._now - h.barge.onset, frames.astype(np.float16), words))
-        return 0.5
+    def taker(self, bus, hearing, config):
+        from agent.turn_taking import TurnTaker
 
-    def verdict(self, p: float, since_onset: float) -> Look:
-        return Look.NOT_YET
+        capture = self
+
+        class Taker(TurnTaker):
+            def _sound(self, audio: np.ndarray) -> tuple[float, bool]:
+                frames, words = capture.judge.look(audio)
+                capture.looks.append((self._now, self._now - self.barge.onset, frames.astype(np.float16), words))
+                return 0.5, False
+
+            def _verdict(self, p: float, since_onset: float, hum: bool = False) -> Look:
+                return Look.NOT_YET
+
+        return Taker(bus, hearing, config, judge=capture.judge)
 
 
 async def hear(scene: np.ndarray, agent: np.ndarray, agent_at: float, vad, judge) -> Capture:
-    from agent.bus import EventBus
+    from agent.core.bus import EventBus
     from perception.audio_source import ArrayAudioSource
     from perception.echo import EchoReference
-    from perception.hearing import Hearing, HearingConfig
+    from perception.hearing import Hearing
 
     echo = EchoReference()
     echo.push(agent, SAMPLE_RATE, agent_at)
     capture = Capture(judge)
     # every look says "look again" until 340 ms; nothing is transcribed, re-checked or paused
-    config = HearingConfig(turn=TurnConfig(decide_by=0.34, backchannel_max=99.0, held_recheck=99.0,
-                                           held_pause_after=99.0))
-    hearing = Hearing(EventBus(), ArrayAudioSource(scene, clock=lambda: 0.0), None, vad, None, echo, config,
-                      judge=capture)
-    capture.hearing = hearing
-    hearing.agent_speaking = True
+    config = TurnConfig(decide_by=0.34, backchannel_max=99.0, held_recheck=99.0, held_pause_after=99.0)
+    bus = EventBus()
+    hearing = Hearing(bus, ArrayAudioSource(scene, clock=lambda: 0.0), None, vad, None, echo)
+    taker = capture.taker(bus, hearing, config)
+    hearing.listener = taker
+    taker.agent_speaking = True
     await hearing.run()
     return capture
 
@@ -378,7 +385,8 @@ def main() -> int:
             for by in (0.18, 0.2, 0.22, 0.24, 0.26)]
     hold, pause, decide_by = min(grid, key=lambda g: cost(replay(va, *g)))
     val, test = replay(va, hold, pause, decide_by), replay(te, hold, pause, decide_by)
-    acc = {name: float(np.mean((p_all[m] >= 0.5) == (y[m] > 0))) for name, m in (("train", tr), ("val", va), ("test", te))}
+    acc = {name: float(np.mean((p_all[m] >= 0.5) == (y[m] > 0)))
+           for name, m in (("train", tr), ("val", va), ("test", te))}
     print(f"chosen: hidden {hidden}, weight decay {decay}, hold above {hold}, pause below {pause}, "
           f"decide by {decide_by * 1000:.0f} ms after the VAD onset")
     print(f"  looks accuracy: train {acc['train']:.3f}, validation {acc['val']:.3f}, Piper test {acc['test']:.3f}")
@@ -389,7 +397,8 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, mean=mean.astype(np.float32), scale=scale.astype(np.float32),
                         **{k: v.astype(np.float16) for k, v in weights.items()},
-                        width=np.int32(data[0][6].shape[1]), hold_above=np.float32(hold), pause_below=np.float32(pause), decide_by=np.float32(decide_by))
+                        width=np.int32(data[0][6].shape[1]), hold_above=np.float32(hold),
+                        pause_below=np.float32(pause), decide_by=np.float32(decide_by))
     meta = {"seed": args.seed, "hidden": hidden, "weight_decay": decay, "features": int(x.shape[1]),
             "width": int(data[0][6].shape[1]), "hold_above": hold, "pause_below": pause, "decide_by": decide_by,
             "examples": {"train": args.acks + args.turns, "val": args.val, "test": args.test},

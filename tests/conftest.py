@@ -1,15 +1,24 @@
 import asyncio
+import inspect
 import os
 
 import pytest
+from speech_fixtures import speech  # noqa: F401  (a fixture every speech test shares)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+def pytest_collection_modifyitems(items):
+    """Every async test checks that it leaves no task running (STYLE.md rule 8)."""
+    for item in items:
+        if inspect.iscoroutinefunction(getattr(item, "function", None)):
+            item.add_marker(pytest.mark.usefixtures("no_leaked_tasks"))
+
+
 @pytest.fixture
 async def no_leaked_tasks():
-    """Use in async tests: fails when the test leaves tasks running (STYLE.md rule 8)."""
+    """Fails when the test leaves tasks running; every async test has it (see above)."""
     before = set(asyncio.all_tasks())
     yield
     await asyncio.sleep(0)

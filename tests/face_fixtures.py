@@ -88,7 +88,8 @@ def rotate(image: np.ndarray, degrees: float) -> np.ndarray:
     return cv2.warpAffine(image, m, (w, h), borderMode=cv2.BORDER_REFLECT)
 
 
-def occlude(image: np.ndarray, box: tuple[int, int, int, int], colour: tuple[int, int, int] = (30, 30, 36)) -> np.ndarray:
+def occlude(image: np.ndarray, box: tuple[int, int, int, int],
+            colour: tuple[int, int, int] = (30, 30, 36)) -> np.ndarray:
     out = image.copy()
     x0, y0, x1, y1 = box
     out[y0:y1, x0:x1] = colour

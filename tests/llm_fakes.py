@@ -72,7 +72,8 @@ def _handler_for(fake: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if self.path == "/api/tags":
                 self._json({"models": [{"name": m, "model": m, "size": 1, "digest": "0"} for m in fake.models]})
             elif self.path == "/v1/models":
-                self._json({"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]})
+                models = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in fake.models]
+                self._json({"object": "list", "data": models})
             else:
                 self._json({"error": "not found"}, status=404)
 
@@ -88,7 +89,8 @@ def _handler_for(fake: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if self.path == "/api/chat":
                 self._stream("application/x-ndjson", [json.dumps(m) + "\n" for m in _ollama_lines(fake, body)])
             elif self.path == "/v1/chat/completions":
-                self._stream("text/event-stream", [f"data: {json.dumps(m)}\n\n" for m in _openai_chunks(fake, body)] + ["data: [DONE]\n\n"])
+                chunks = [f"data: {json.dumps(m)}\n\n" for m in _openai_chunks(fake, body)]
+                self._stream("text/event-stream", chunks + ["data: [DONE]\n\n"])
             else:
                 self._json({"error": "not found"}, status=404)
 
@@ -123,7 +125,8 @@ def _handler_for(fake: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
 def _ollama_lines(fake: FakeLLMServer, body: dict[str, Any]) -> list[dict[str, Any]]:
     model = body.get("model", "")
     lines: list[dict[str, Any]] = [
-        {"model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": t}, "done": False}
+        {"model": model, "created_at": "2026-01-01T00:00:00Z", "message": {"role": "assistant", "content": t},
+         "done": False}
         for t in fake.tokens
     ]
     lines.append(

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.bench.speech import (PiperLines, TalkOver, espeak, have_espeak, mix, noise, room_echo, trim,  # noqa: F401
-                                wer)
+from agent.bench.speech import PiperLines, TalkOver, espeak, have_espeak, mix, noise, room_echo, trim, wer  # noqa: F401
 
 SENTENCES = (
     "The weather is lovely today, so we walked to the park.",

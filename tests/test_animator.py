@@ -4,12 +4,12 @@ the audio clock, interrupt, listening and mirroring, determinism with a seed."""
 import numpy as np
 import pytest
 
-from agent.speech import PhonemeTiming, SpeechChunk
+from agent.core.face_state import INDEX, FaceState
+from agent.core.speech import PhonemeTiming, SpeechChunk
 from persona.config import get_persona
 from persona.emotion import Emotion
 from render.animator import Animator
 from render.expression import onset_time
-from render.face_state import INDEX, FaceState
 from render.lipsync import lip_gap
 
 FPS = 30.0
@@ -112,7 +112,8 @@ def test_listening_mirrors_the_user_more_when_agreeable():
         user = np.zeros(52, np.float32)
         user[[INDEX["mouthSmileLeft"], INDEX["mouthSmileRight"]]] = 0.9
         user[INDEX["jawOpen"]] = 0.7  # the user is talking: not mirrored
-        animator.set_user((0.0, 0.0), blendshapes=user, t=0.5)
+        animator.set_user_position((0.0, 0.0), 0.5)
+        animator.set_user_affect(0.5, blendshapes=user)
         f = animator.frame(4.0)
         assert f["jawOpen"] < 0.1
         return both(f, "mouthSmile")
@@ -126,7 +127,7 @@ def test_mirroring_from_the_users_affect_alone(tutor):
     animator = Animator(tutor, fps=FPS, seed=0)
     animator.set_emotion(Emotion.neutral(), 0.0)
     animator.set_listening(True, 0.0)
-    animator.set_user(None, affect_vad=(-0.63, -0.27, -0.33), t=0.5)  # the user looks sad
+    animator.set_user_affect(0.5, affect_vad=(-0.63, -0.27, -0.33))  # the user looks sad
     assert animator.frame(4.0)["browInnerUp"] > 0.1
 
 
@@ -147,7 +148,8 @@ def test_frames_are_a_pure_function_of_the_schedule_and_seed(tutor):
     def run(seed: int, fps: float) -> dict[float, FaceState]:
         animator = Animator(tutor, fps=fps, seed=seed)
         animator.set_emotion(Emotion.from_label("joy"), 0.5, "a big smile")
-        animator.set_user((0.3, -0.1), affect_vad=(0.5, 0.2, 0.1), t=0.2)
+        animator.set_user_position((0.3, -0.1), 0.2)
+        animator.set_user_affect(0.2, affect_vad=(0.5, 0.2, 0.1))
         animator.speak(chunk(), 2.0)
         animator.set_listening(True, 4.5)
         return {round(f.t, 6): f for f in animator.frames(0.0, 8.0)}
@@ -175,6 +177,6 @@ def test_bad_input_names_the_problem(tutor):
         Animator(tutor, fps=0)
     animator = Animator(tutor)
     with pytest.raises(ValueError, match="52"):
-        animator.set_user((0, 0), blendshapes=np.zeros(10), t=0.0)
+        animator.set_user_affect(0.0, blendshapes=np.zeros(10))
     with pytest.raises(ValueError, match="finite"):
-        animator.set_user((float("nan"), 0.0), t=0.0)
+        animator.set_user_position((float("nan"), 0.0), 0.0)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from speech_fixtures import SENTENCES, mix, wer
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from perception.asr import WhisperAsr, resolve_model
 from perception.audio_source import SAMPLE_RATE
-from speech_fixtures import SENTENCES, mix, speech, wer  # noqa: F401  (speech is a fixture)
 
 
 @pytest.fixture(scope="module")

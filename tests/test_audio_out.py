@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from agent.audio_out import DeviceAudioOutput, VirtualClockOutput, check_virtual_mic
-from agent.errors import DeviceUnavailable
-from agent.speech import SpeechChunk
+from agent.core.errors import DeviceUnavailable
+from agent.core.speech import SpeechChunk
 
 SR = 22050
 

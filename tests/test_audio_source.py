@@ -11,9 +11,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agent.errors import DeviceUnavailable, UserError
-from perception.audio_source import (FRAME, SAMPLE_RATE, ArrayAudioSource, FileAudioSource, FrameBuffer,
-                                     MicrophoneSource, load_audio)
+from agent.core.errors import DeviceUnavailable, UserError
+from perception.audio_source import (
+    FRAME,
+    SAMPLE_RATE,
+    ArrayAudioSource,
+    FileAudioSource,
+    FrameBuffer,
+    MicrophoneSource,
+    load_audio,
+)
 
 
 def _tone(rate: int, seconds: float, freq: float = 440.0) -> np.ndarray:

@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
+from agent.turn_taking import onset_look
 from agent.turns import Look
-from perception.backchannel import (ACK_WORDS, OPENERS, BackchannelHead, OnsetJudge, onset_features,
-                                    word_logprobs)
+from perception.backchannel import ACK_WORDS, OPENERS, BackchannelHead, OnsetJudge, onset_features, word_logprobs
 from persona.heads import HEADS_DIR
 
 D = 384  # Whisper tiny's encoder width
@@ -19,7 +19,8 @@ D = 384  # Whisper tiny's encoder width
 def _head(n: int, w1: np.ndarray, w2: np.ndarray, b2: float = 0.0) -> BackchannelHead:
     return BackchannelHead({"mean": np.zeros(n, np.float32), "scale": np.ones(n, np.float32), "w1": w1,
                             "b1": np.zeros(w1.shape[1], np.float32), "w2": w2, "b2": np.float32(b2),
-                            "width": np.int32(0), "hold_above": np.float32(0.8), "pause_below": np.float32(0.2), "decide_by": np.float32(0.24)})
+                            "width": np.int32(0), "hold_above": np.float32(0.8), "pause_below": np.float32(0.2),
+                            "decide_by": np.float32(0.24)})
 
 
 def test_probability_is_the_networks_logistic_output() -> None:
@@ -33,17 +34,16 @@ def test_probability_is_the_networks_logistic_output() -> None:
 
 
 def test_verdicts_talk_on_pause_or_look_again_and_never_take_the_turn() -> None:
-    judge = OnsetJudge.__new__(OnsetJudge)
-    judge.head = _head(1, np.ones((1, 1), np.float32), np.ones(1, np.float32))
+    head = _head(1, np.ones((1, 1), np.float32), np.ones(1, np.float32))
     early, last = 0.18, 0.22  # the next look, a frame on, would be past the deadline (0.24)
-    assert judge.verdict(0.9, early) is Look.ACK
-    assert judge.verdict(0.1, early) is Look.UNSURE  # clearly not an acknowledgement: pause now
-    assert judge.verdict(0.6, early) is Look.NOT_YET and judge.verdict(0.4, early) is Look.NOT_YET
-    assert judge.verdict(0.6, last) is Look.UNSURE and judge.verdict(0.9, last) is Look.ACK
-    assert all(judge.verdict(p, t, hum) is not Look.TURN
+    assert onset_look(head, 0.9, early) is Look.ACK
+    assert onset_look(head, 0.1, early) is Look.UNSURE  # clearly not an acknowledgement: pause now
+    assert onset_look(head, 0.6, early) is Look.NOT_YET and onset_look(head, 0.4, early) is Look.NOT_YET
+    assert onset_look(head, 0.6, last) is Look.UNSURE and onset_look(head, 0.9, last) is Look.ACK
+    assert all(onset_look(head, p, t, hum) is not Look.TURN
                for p in np.linspace(0, 1, 21) for t in (early, last) for hum in (False, True))
     # a murmur is an acknowledgement, unless the head is sure it is not one
-    assert judge.verdict(0.6, early, hum=True) is Look.ACK and judge.verdict(0.1, early, hum=True) is Look.UNSURE
+    assert onset_look(head, 0.6, early, hum=True) is Look.ACK and onset_look(head, 0.1, early, hum=True) is Look.UNSURE
 
 
 def test_features_pool_the_frames_and_read_both_word_lists() -> None:

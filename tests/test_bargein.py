@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from speech_fixtures import PiperLines, TalkOver, mix
 
-from agent import events as ev
-from agent.bus import EventBus
-from agent.tasks import TaskOwner
+from agent.core import events as ev
+from agent.core.bus import EventBus
+from agent.core.tasks import TaskOwner
+from agent.turn_taking import TurnTaker, listen
 from perception.asr import WhisperAsr
 from perception.audio_source import SAMPLE_RATE, ArrayAudioSource
 from perception.echo import EchoReference
 from perception.hearing import Hearing
 from perception.vad import SileroVad
-from speech_fixtures import PiperLines, TalkOver, mix, speech  # noqa: F401  (speech is a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -49,22 +50,23 @@ async def _hear(models, agent: np.ndarray | None, user: np.ndarray | None, *, ec
         source = ArrayAudioSource(mix(USER_AT + len(user) / SAMPLE_RATE + 1.5, [(USER_AT, user, 0.5)],
                                       noise_db=-45, seed=seed), clock=lambda: 0.0)
     hearing = Hearing(bus, source, asr, vad, None, echo)
-    if agent is not None:  # the session tells hearing the agent is quiet once it gave up its turn
-        source.on_interrupt = lambda: setattr(hearing, "agent_speaking", False)
-    hearing.agent_speaking = speaking
+    turns = listen(bus, hearing)
+    if agent is not None:  # the session tells turn-taking the agent is quiet once it gave up its turn
+        source.on_interrupt = lambda: setattr(turns, "agent_speaking", False)
+    turns.agent_speaking = speaking
     async with TaskOwner("test") as owner:
         await owner.spawn(hearing.run(), "hearing")
     events = []
     while (e := sub.channel.get_nowait()) is not None:
         events.append(e)
-    return hearing, events
+    return turns, events
 
 
 def _of(events: list, kind: type) -> list:
     return [e for e in events if isinstance(e, kind)]
 
 
-def _interrupts(hearing: Hearing) -> list:
+def _interrupts(hearing: TurnTaker) -> list:
     return [b for b in hearing.barge_ins if b.outcome == "interrupt"]
 
 

@@ -21,7 +21,7 @@ def test_quick_bench_reports_model_and_baselines(shared_data):
 def test_missing_file_is_one_line():
     from agent.bench.emotion import run
     from agent.bench.report import BenchOptions
-    from agent.errors import UserError
+    from agent.core.errors import UserError
 
     with pytest.raises(UserError, match="no such PELD file"):
         run(BenchOptions(peld="/nonexistent/peld.tsv"))

@@ -5,10 +5,10 @@ import asyncio
 
 import pytest
 
-from agent.bus import EventBus
-from agent.channel import Channel, ChannelClosed, Overflow
-from agent.events import Interrupt, StageLatency, Stop, Transcript, UserText
-from agent.tasks import TaskOwner
+from agent.core.bus import EventBus
+from agent.core.channel import Channel, ChannelClosed, Overflow
+from agent.core.events import Interrupt, StageLatency, Stop, Transcript, UserText
+from agent.core.tasks import TaskOwner
 from agent.turn_state import Turn, TurnState
 
 

@@ -3,12 +3,24 @@
 import numpy as np
 import pytest
 
+from agent.core.face_state import BLENDSHAPES, INDEX
 from persona.emotion import Emotion
 from render.describe import describe
-from render.expression import (AU_INDEX, AU_TO_BLENDSHAPES, AUS, LEFT, RIGHT, ExpressionTrack,
-                               MicroMotion, au_vector, blendshapes_from_aus, emotion_aus,
-                               offset_time, onset_time, prototype_weights)
-from render.face_state import BLENDSHAPES, INDEX
+from render.expression import (
+    AU_INDEX,
+    AU_TO_BLENDSHAPES,
+    AUS,
+    LEFT,
+    RIGHT,
+    ExpressionTrack,
+    MicroMotion,
+    au_vector,
+    blendshapes_from_aus,
+    emotion_aus,
+    offset_time,
+    onset_time,
+    prototype_weights,
+)
 
 
 def shapes(label: str, intensity: float = 1.0) -> dict[str, float]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import face_fixtures as F
 import numpy as np
 import pytest
 
-import face_fixtures as F
 from perception.active_face import ActiveFaceSelector, iou, mouth_opening
 from perception.face import FaceLandmarker
 

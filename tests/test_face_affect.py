@@ -13,16 +13,26 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+import face_fixtures as F
 import numpy as np
 import pytest
 
-import face_fixtures as F
+from agent.core.face_state import weights_from
 from perception.face import FaceLandmarker
-from perception.face_affect import (FER_CLASSES, LABELS, AffectSmoother, FaceAffect, FaceReading,
-                                    FaceQuality, action_units, assess, au_probabilities, describe,
-                                    face_crop, fer_model_path)
-from render.face_state import weights_from
-
+from perception.face_affect import (
+    FER_CLASSES,
+    LABELS,
+    AffectSmoother,
+    FaceAffect,
+    FaceQuality,
+    FaceReading,
+    action_units,
+    assess,
+    au_probabilities,
+    describe,
+    face_crop,
+    fer_model_path,
+)
 
 # ------------------------------------------------------------------ fast: the arithmetic
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 
+import face_fixtures as F
 import numpy as np
 import pytest
 
-import face_fixtures as F
-from perception.face import FaceLandmarker
 from perception.attention import face_position, looking_at_screen
+from perception.face import FaceLandmarker
 
 pytestmark = pytest.mark.slow
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+import face_fixtures as F
 import pytest
 
-import face_fixtures as F
+from agent.bench.face import bench_face
 from agent.bench.report import BenchOptions
-from perception.face_bench import bench_face
 from perception.face_timeline import perceive_image, perceive_video
 
 pytestmark = pytest.mark.slow

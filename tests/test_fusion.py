@@ -2,7 +2,7 @@
 
 import pytest
 
-from perception.affect import AffectEstimate
+from agent.core.affect import AffectEstimate
 from perception.fusion import AffectFusion
 
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from agent.cli import main
-from agent.commands.gallery import COLUMNS, EMOTIONS, TILE, tiles
+from render.sheet import COLUMNS, EMOTIONS, TILE, tiles
 
 
 def test_gallery_writes_a_sheet_with_every_emotion_and_viseme(tmp_path, capsys) -> None:

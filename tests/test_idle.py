@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from agent.speech import PhonemeTiming, SpeechChunk
+from agent.core.speech import PhonemeTiming, SpeechChunk
 from persona.config import get_persona
 from persona.emotion import Emotion
 from render.animator import CAMERA_HALF_FOV, Animator
@@ -32,7 +32,7 @@ def test_blink_rate_over_five_minutes_is_human_at_rest_and_higher_in_conversatio
     rest = blinks_per_minute(Animator(tutor, fps=FPS, seed=1))
     talking = Animator(tutor, fps=FPS, seed=1)
     talking.set_listening(True, 0.0)
-    talking.set_user((0.1, 0.0), t=0.0)
+    talking.set_user_position((0.1, 0.0), 0.0)
     conversation = blinks_per_minute(talking)
     # Bentivoglio et al. (1997): ~17/min at rest, ~26/min in conversation;
     # Doughty (2001): conversation 95% range 10.5–32.5/min
@@ -85,17 +85,17 @@ def test_gaze_turns_toward_the_users_face(tutor):
     animator.set_listening(True, 0.0)
     h0, _ = mean_look(animator, 0.0, 10.0)
     # x > 0: right of centre in the camera image, the user's own left, the viewer's left
-    animator.set_user((0.8, 0.0), t=10.0)
+    animator.set_user_position((0.8, 0.0), 10.0)
     h_left, _ = mean_look(animator, 11.0, 21.0)
     assert animator.frame(21.0).head[1] < -0.05  # the head shares the turn
-    animator.set_user((-0.6, 0.5), t=21.0)
+    animator.set_user_position((-0.6, 0.5), 21.0)
     h_right, v_up = mean_look(animator, 22.0, 32.0)
     expected = -math.atan(0.8 * math.tan(CAMERA_HALF_FOV[0]))
     assert abs(h0) < 0.04
     assert abs(h_left - expected) < 0.05 and h_right > 0.2 and v_up > 0.1
     # h > 0 looks toward the viewer's right: the face's left eye turns out, the right eye in
     right = Animator(tutor, fps=FPS, seed=3)
-    right.set_user((-0.9, 0.0), t=0.0)
+    right.set_user_position((-0.9, 0.0), 0.0)
     f = right.frame(2.0)
     assert f.gaze[0] > 0.2
     assert f["eyeLookOutLeft"] > 0.2 and f["eyeLookInRight"] > 0.2 and f["eyeLookInLeft"] == 0.0

@@ -6,14 +6,24 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from agent.speech import PhonemeTiming, SpeechChunk
+from agent.core.face_state import INDEX
+from agent.core.speech import PhonemeTiming, SpeechChunk
 from persona.config import get_persona
 from persona.emotion import Emotion
 from render.animator import Animator
-from render.face_state import INDEX
-from render.lipsync import (RATE, VISEMES, articulate, envelope, is_bilabial, lip_gap,
-                            mouth_track, opening_from_audio, phoneme_track, speech_beats,
-                            viseme_of)
+from render.lipsync import (
+    RATE,
+    VISEMES,
+    articulate,
+    envelope,
+    is_bilabial,
+    lip_gap,
+    mouth_track,
+    opening_from_audio,
+    phoneme_track,
+    speech_beats,
+    viseme_of,
+)
 
 SR = 16000
 FPS = 30.0
@@ -156,7 +166,7 @@ HELD_OUT = ("Let us look at the next problem together. Which number is bigger, s
 
 @pytest.fixture(scope="module")
 def piper_chunks():
-    from agent.tts.base import Prosody
+    from agent.core.stages import Prosody
     from agent.tts.piper import PiperTTS
 
     return list(PiperTTS().synthesize(HELD_OUT, Prosody()))

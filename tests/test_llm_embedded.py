@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from agent.errors import BackendUnavailable, UserError
+from agent.core.errors import BackendUnavailable, UserError
 from agent.llm import LLM, Message, make_llm, split_sentences
 from agent.llm.embedded import EmbeddedLLM, default_threads, load_embedded
 from persona.config import LLMSettings
@@ -24,7 +24,8 @@ FRACTIONS = [SYSTEM, Message("user", "Hi, can you help me with fractions?")]
 def llm():
     """Loaded once per module; each test drives it from its own event loop."""
     notices: list[str] = []
-    model = asyncio.run(make_llm(LLMSettings(temperature=0.6), persona_name="Ada", backend="embedded", notice=notices.append))
+    model = asyncio.run(make_llm(LLMSettings(temperature=0.6), persona_name="Ada", backend="embedded",
+                                 notice=notices.append))
     yield model
     asyncio.run(model.aclose())
 
@@ -128,7 +129,8 @@ def test_threads_come_from_the_environment(monkeypatch):
 async def test_a_spanish_persona_gets_a_reply():
     model = await load_embedded(LLMSettings(), persona_name="Lucía", language="es")
     try:
-        text = "".join([d async for d in model.stream([Message("system", "Eres Lucía, profesora."), Message("user", "Hola, ¿me ayudas con las fracciones?")])])
+        prompt = [Message("system", "Eres Lucía, profesora."), Message("user", "Hola, ¿me ayudas con las fracciones?")]
+        text = "".join([d async for d in model.stream(prompt)])
     finally:
         await model.aclose()
     assert text.strip() and "Usuario:" not in text

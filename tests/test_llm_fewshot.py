@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.llm.base import Message
+from agent.core.stages import Message
 from agent.llm.fewshot import USER_TAG, ReplyCleaner, build_prompt, script_for, speaker_tag, stop_strings
 
 
@@ -28,7 +28,8 @@ def test_prompt_is_header_then_history_then_the_personas_tag():
 
 def test_header_is_stable_so_the_kv_cache_is_reused():
     a = build_prompt([Message("system", "S."), Message("user", "one")], "Ada")
-    b = build_prompt([Message("system", "S."), Message("user", "one"), Message("assistant", "x"), Message("user", "two")], "Ada")
+    b = build_prompt([Message("system", "S."), Message("user", "one"), Message("assistant", "x"),
+                      Message("user", "two")], "Ada")
     assert b.startswith(a.removesuffix("Ada:"))
 
 

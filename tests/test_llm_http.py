@@ -6,14 +6,14 @@ import asyncio
 import time
 
 import pytest
+from llm_fakes import FakeLLMServer, dead_url
 
 import agent.llm as llm_pkg
-from agent.errors import BackendUnavailable, UserError
+from agent.core.errors import BackendUnavailable, UserError
 from agent.llm import LLM, Message, make_llm, probe_ollama, split_sentences
 from agent.llm.chat import ollama_backend, openai_backend
 from agent.llm.probe import ollama_url
 from persona.config import LLMSettings
-from llm_fakes import FakeLLMServer, dead_url
 
 MESSAGES = [Message("system", "You are Ada, a tutor."), Message("user", "Hi, can you help me with fractions?")]
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import av
+import face_fixtures as F
 import numpy as np
 import pytest
 
-import face_fixtures as F
 from agent.cli import main
 from agent.commands.mirror import MirrorDriver
 from perception.seeing import FaceAnalyzer
@@ -37,8 +37,8 @@ def test_the_driver_copies_the_smile_and_rests_without_a_face():
 
 
 def test_the_rendered_avatar_changes_with_the_users_face():
+    from agent.core.face_state import FaceState
     from persona.config import get_persona
-    from render.face_state import FaceState
     from render.renderer import make_renderer
 
     renderer = make_renderer(get_persona("tutor").avatar, size=(128, 128))
@@ -52,7 +52,7 @@ def test_the_rendered_avatar_changes_with_the_users_face():
 
 
 class RecordingSink:
-    made: list["RecordingSink"] = []
+    made: list[RecordingSink] = []
 
     def __init__(self, path, fps, size, *a, **k):
         self.path, self.fps, self.size, self.frames, self.closed = path, fps, size, [], False

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
+from speech_fixtures import mix, wer
 
 from agent.cli import main
 from perception.audio_source import SAMPLE_RATE
-from speech_fixtures import mix, speech, wer  # noqa: F401  (speech is a fixture)
 
 LINES = ("Good morning, how are you today?", "I would like a cup of tea.")
 

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-
 from face_fixtures import HOPPER_FACE, astronaut, canvas, face_tile, grace_hopper, paste
-from render.face_state import FaceState, weights_from
+
+from agent.core.face_state import FaceState, weights_from
 from render.photo import PhotoError, PhotoRenderer
 
 pytestmark = pytest.mark.slow
@@ -153,7 +153,8 @@ def test_the_mouth_inside_is_painted_only_when_the_lips_part(hopper):
 
 
 def test_make_renderer_uses_the_photo(tmp_path):
-    from render.renderer import Renderer, make_renderer
+    from agent.core.stages import Renderer
+    from render.renderer import make_renderer
 
     path = tmp_path / "hopper.jpg"
     cv2.imwrite(str(path), grace_hopper()[:, :, ::-1])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from face_fixtures import astronaut
 
 from agent.cli import main
-from face_fixtures import astronaut
 
 pytestmark = pytest.mark.slow
 

@@ -5,10 +5,10 @@ import json
 import re
 from pathlib import Path
 
-from agent.events import AgentEmotion
+from agent.core.events import AgentEmotion
+from agent.core.face_state import FaceState
 from plugins import wire
 from plugins.testing import Timeline, fake_speech, run_plugin
-from render.face_state import FaceState
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

@@ -11,15 +11,14 @@ import time
 
 import pytest
 
-from agent.bus import EventBus
-from agent.errors import UserError
-from agent.events import (AgentEmotion, Interrupt, Notice, PluginCommand, Stop, Transcript,
-                          UserText)
-from agent.tasks import TaskOwner
+from agent.core.bus import EventBus
+from agent.core.errors import UserError
+from agent.core.events import AgentEmotion, Interrupt, Notice, PluginCommand, Stop, Transcript, UserText
+from agent.core.face_state import FaceState
+from agent.core.tasks import TaskOwner
 from plugins.api import BlockingPlugin, Capabilities, Plugin
 from plugins.host import PluginHost, Timeouts
 from plugins.testing import run_virtual
-from render.face_state import FaceState
 
 
 class Recorder(Plugin):

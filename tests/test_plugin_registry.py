@@ -2,9 +2,9 @@
 
 import pytest
 
-from agent.bus import EventBus
-from agent.errors import UserError
-from agent.tasks import TaskOwner
+from agent.core.bus import EventBus
+from agent.core.errors import UserError
+from agent.core.tasks import TaskOwner
 from plugins.api import Plugin
 from plugins.host import PluginHost
 from plugins.registry import PluginSpec, available, load_class, merge_specs
@@ -72,7 +72,8 @@ def test_broken_third_party_plugin_is_one_line(monkeypatch):
     broken = EntryPoint("broken", "no_such_module_xyz:Thing", registry.GROUP)
     notplugin = EntryPoint("notplugin", "json:JSONDecoder", registry.GROUP)
     monkeypatch.setattr(registry, "available", lambda: {"broken": broken, "notplugin": notplugin})
-    with pytest.raises(UserError, match=r"plugin 'broken' \(no_such_module_xyz:Thing\) failed to import: ModuleNotFoundError"):
+    failed = r"plugin 'broken' \(no_such_module_xyz:Thing\) failed to import: ModuleNotFoundError"
+    with pytest.raises(UserError, match=failed):
         load_class("broken")
     with pytest.raises(UserError, match="is not a plugins.api.Plugin subclass"):
         load_class("notplugin")

@@ -12,11 +12,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from agent.core.face_state import BLENDSHAPES, FaceState, weights_from
+from agent.core.stages import Renderer
 from persona.config import Avatar
 from render.avatar import STYLES, AvatarRenderer
 from render.avatar.painter import HEAD_Y, ZOOM
-from render.face_state import BLENDSHAPES, FaceState, weights_from
-from render.renderer import Renderer, make_renderer
+from render.renderer import make_renderer
 
 SIZE = 256
 STYLE = replace(STYLES["ada"], accessory="none")  # no glasses over the brows
@@ -149,7 +150,7 @@ def test_jaw_open_grows_the_dark_mouth(renderer: AvatarRenderer) -> None:
 
 def test_teeth_and_tongue_show_in_an_open_mouth(renderer: AvatarRenderer) -> None:
     open_ = frame(renderer, {"jawOpen": 0.7})[MOUTH]
-    assert ((open_.min(axis=2) > 200)).sum() > 10  # teeth
+    assert (open_.min(axis=2) > 200).sum() > 10  # teeth
     def lowest_pink(img: np.ndarray) -> int:  # lips or tongue
         m = (img[..., 0] > 170) & (img[..., 1] < 140) & (img[..., 2] < 150)
         return int(np.nonzero(m)[0].max())
@@ -222,7 +223,7 @@ def test_styles_are_distinct_and_colour_overrides_apply() -> None:
 def test_photo_avatar_without_the_photo_renderer_and_unknown_renderer_are_clear_errors(monkeypatch) -> None:
     import sys
 
-    from agent.errors import UserError
+    from agent.core.errors import UserError
 
     monkeypatch.setitem(sys.modules, "render.photo", None)  # a build without the photo renderer
     with pytest.raises(UserError, match="photo avatars are not available"):

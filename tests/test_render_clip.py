@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from agent.bench.render import av_offset, burst_chunk, mouth_openness
-from agent.errors import UserError
+from agent.core.errors import UserError
 from persona.config import get_persona
 from persona.emotion import Emotion
 from render.clip import render_clip

@@ -3,16 +3,16 @@ the user's face as a ``FaceState`` for mirror mode, speech state from the bus, c
 
 from __future__ import annotations
 
+import face_fixtures as F
 import numpy as np
 import pytest
 
-import face_fixtures as F
-from agent import events as ev
-from agent.bus import EventBus
-from agent.errors import DeviceUnavailable
+from agent.core import events as ev
+from agent.core.bus import EventBus
+from agent.core.errors import DeviceUnavailable
+from agent.core.face_state import FaceState, weights_from
 from perception.seeing import FaceAnalysis, FaceAnalyzer, Seeing, build_seeing, mirrored
 from perception.video_source import FileVideoSource, ImageSource
-from render.face_state import FaceState, weights_from
 
 
 def drain(sub) -> list[ev.Event]:

@@ -6,12 +6,11 @@ import math
 
 import pytest
 
-from agent.errors import UserError
+from agent.core.errors import UserError
+from agent.core.face_state import FaceState
 from plugins.registry import PluginSpec, build
-from plugins.servo_head import (ServoCommand, ServoController, ServoHead, ServoSettings,
-                                SimulatedHead, targets)
+from plugins.servo_head import ServoCommand, ServoController, ServoHead, ServoSettings, SimulatedHead, targets
 from plugins.testing import Timeline, run_plugin
-from render.face_state import FaceState
 
 SIM = dict(transport="sim", rate=30.0, max_speed=120.0, smoothing=0.0)
 
@@ -82,7 +81,8 @@ def test_transport_fault_goes_neutral_and_plugin_is_disabled():
     nod = lambda t: FaceState(t=t, head=(math.radians(25), math.radians(40), 0.0))  # noqa: E731
     run = run_plugin(head, Timeline().faces(0.0, 3.0, fps=60, make=nod))
     assert run.status == "disabled"
-    assert len(run.errors) == 1 and "plugin servo failed: on_face raised OSError: simulated servo bus error" in run.errors[0]
+    assert len(run.errors) == 1
+    assert "plugin servo failed: on_face raised OSError: simulated servo bus error" in run.errors[0]
     cmds = sim.commands
     assert cmds[-1] == ServoCommand()
     assert max(sim.speeds()) <= 120.0 + 1e-6  # the ramp home too

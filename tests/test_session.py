@@ -1,56 +1,19 @@
-"""The session's rules with real speech, audio clock, animation and recording code; only the
-dialogue is scripted (the real one is tested in test_dialogue / test_chat_cli)."""
+"""The session's rules with real speech, audio clock, animation and recording code; the LLM
+and the emotion model are the test kit's (``agent.testing``; the real ones are tested in
+test_llm_*, test_emotion_* and test_chat_cli)."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
 
-from agent import events as ev
-from agent.audio_out import VirtualClockOutput
-from agent.bus import EventBus
+from agent.core import events as ev
+from agent.core.bus import EventBus
 from agent.recorder import Recording
-from agent.session import Parts, Session
+from agent.session import Session
+from agent.testing import fake_pipeline
 from agent.turn_state import TurnState
-from perception.affect import AffectEstimate
-from persona.config import Voice, get_persona
-from persona.emotion import Emotion
-
-
-class ScriptedDialogue:
-    """Stands in for agent.dialogue.Dialogue: a fixed reply, records what was committed."""
-
-    def __init__(self, reply: list[str]):
-        self.reply = reply
-        self.committed: list[tuple[str, str]] = []
-
-    def choose_emotion(self, user_text, affect, now):
-        return Emotion.from_label("joy", 0.6)
-
-    async def stream_reply(self, user_text, emotion, affect) -> AsyncIterator[str]:
-        for sentence in self.reply:
-            await asyncio.sleep(0)
-            yield sentence
-
-    def commit(self, user_text, heard):
-        self.committed.append((user_text, heard))
-
-
-class Fusion:
-    def __init__(self):
-        self.seen = []
-
-    def update(self, est):
-        self.seen.append(est)
-
-    def current(self, now):
-        return AffectEstimate("text", (-0.5, 0.2, -0.1), 0.7, now, "sadness", "words sound upset")
-
-
-class TextAffect:
-    def estimate(self, text, t):
-        return AffectEstimate("text", (-0.5, 0.2, -0.1), 0.7, t, "sadness", "words sound upset")
+from persona.config import Voice
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +24,11 @@ def espeak():
 
 
 def make_parts(espeak, reply, realtime, recording=None):
-    from render.animator import Animator
+    return fake_pipeline(reply=reply, tts=espeak, realtime=realtime, recording=recording)
 
-    persona = get_persona("tutor")
-    return Parts(persona=persona, dialogue=ScriptedDialogue(reply), tts=espeak,
-                 output=VirtualClockOutput(sample_rate=espeak.sample_rate, realtime=realtime),
-                 animator=Animator(persona, fps=30, seed=1), text_affect=TextAffect(),
-                 fusion=Fusion(), recording=recording)
+
+def committed(parts):
+    return list(parts.dialogue.history)
 
 
 async def collect(bus: EventBus):
@@ -96,7 +57,7 @@ async def test_typed_turn_gets_a_spoken_reply_and_the_session_ends(espeak, no_le
     assert kinds.index("AgentEmotion") < kinds.index("ReplySentence") < kinds.index("UtteranceStarted")
     ended = next(e for e in seen if isinstance(e, ev.UtteranceEnded))
     assert not ended.interrupted and ended.heard_text == "Hello there. Shall we start?"
-    assert parts.dialogue.committed == [("Hi, can you help me with fractions?", ended.heard_text)]
+    assert committed(parts) == [("Hi, can you help me with fractions?", ended.heard_text)]
     assert report.turns and "first_audio" in report.turns[0]
     # the recording holds the reply's audio on the session timeline
     track = parts.recording.audio_track(parts.recording.duration)
@@ -136,7 +97,7 @@ async def test_interrupt_stops_speech_and_only_what_was_heard_is_kept(espeak, no
     ended = await _ended(bus, seen, runner)
     assert ended.interrupted
     assert len(ended.heard_text) < len(COUNT[0]) / 2
-    assert parts.dialogue.committed[-1][1] == ended.heard_text
+    assert committed(parts)[-1][1] == ended.heard_text
     states = [(e.old, e.new) for e in seen if isinstance(e, ev.TurnStateChanged)]
     assert ("speaking", "interrupted") in states and ("interrupted", "listening") in states
     # the recording stops where the interrupt was: nothing after it
@@ -169,7 +130,7 @@ async def test_a_pause_goes_quiet_and_resume_goes_on_from_the_cut_word(espeak, n
     ended = await _ended(bus, seen, runner)
     assert not ended.interrupted
     assert ended.heard_text.lower().replace(".", "").split() == " ".join(reply).lower().replace(".", "").split()
-    assert parts.dialogue.committed == [("Count for me", ended.heard_text)]
+    assert committed(parts) == [("Count for me", ended.heard_text)]
     states = [(e.old, e.new) for e in seen if isinstance(e, ev.TurnStateChanged)]
     assert ("speaking", "paused") in states and ("paused", "speaking") in states
 
@@ -181,14 +142,15 @@ async def test_an_interrupt_after_a_pause_keeps_what_was_heard_before_it(espeak,
     await bus.publish(ev.Interrupt(reason="barge-in"))
     ended = await _ended(bus, seen, runner)
     assert ended.interrupted and 0 < len(ended.heard_text.split()) < 6, ended.heard_text
-    assert parts.dialogue.committed[-1][1] == ended.heard_text
+    assert committed(parts)[-1][1] == ended.heard_text
     states = [(e.old, e.new) for e in seen if isinstance(e, ev.TurnStateChanged)]
     assert ("paused", "interrupted") in states
 
 
 async def test_a_stuck_stage_cannot_hold_shutdown(espeak, no_leaked_tasks):
     class StuckHearing:
-        agent_speaking = False
+        async def aclose(self):
+            pass
 
         async def run(self):
             while True:
@@ -200,6 +162,7 @@ async def test_a_stuck_stage_cannot_hold_shutdown(espeak, no_leaked_tasks):
 
     parts = make_parts(espeak, ["Hi."], realtime=False)
     parts.hearing = StuckHearing()
+    parts.ends_with = ()
     bus = EventBus()
     session = Session(parts, bus=bus, say=lambda s: None)
     runner = asyncio.ensure_future(session.run())
@@ -233,4 +196,4 @@ async def test_plugin_commands_say_and_set_emotion(espeak, no_leaked_tasks):
     assert emotions and emotions[0].label == "sadness"
     started = next(e for e in seen if isinstance(e, ev.UtteranceStarted))
     assert started.text == "Hello robot."
-    assert parts.dialogue.committed == []  # verbatim speech is not a dialogue turn
+    assert committed(parts) == [("", "Hello robot.")]  # what the agent said is in its history

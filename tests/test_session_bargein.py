@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agent import events as ev
-from agent.audio_out import VirtualClockOutput
 from agent.bench.speech import PiperLines, espeak, mix
-from agent.bus import EventBus
-from agent.session import Parts, Session
+from agent.core import events as ev
+from agent.core.bus import EventBus
+from agent.session import Session
+from agent.testing import fake_pipeline
+from agent.turn_taking import listen
 from perception.audio_source import SAMPLE_RATE
 from perception.hearing import build_hearing
-from persona.config import Voice, get_persona
-from test_session import Fusion, ScriptedDialogue, TextAffect
+from persona.config import Voice
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,6 @@ QUESTION = "Wait, stop, I have a question about that."
 
 async def test_an_acknowledgement_lets_the_agent_talk_on_and_a_question_stops_it(tmp_path, no_leaked_tasks):
     from agent.tts import make_tts
-    from render.animator import Animator
 
     user = mix(QUESTION_AT + 4.0, [(ACK_AT, PiperLines().say("uh-huh"), 0.5),
                                    (QUESTION_AT, espeak(QUESTION), 0.5)], noise_db=-50, seed=3)
@@ -40,11 +39,9 @@ async def test_an_acknowledgement_lets_the_agent_talk_on_and_a_question_stops_it
     sf.write(wav, user, SAMPLE_RATE)
     bus = EventBus()
     tts = make_tts(Voice(backend="espeak", espeak_voice="en-us"))
-    persona = get_persona("tutor")
-    parts = Parts(persona=persona, dialogue=ScriptedDialogue(["Of course, ask away."]), tts=tts,
-                  output=VirtualClockOutput(sample_rate=tts.sample_rate, realtime=True),
-                  animator=Animator(persona, fps=30, seed=1), text_affect=TextAffect(), fusion=Fusion())
+    parts = fake_pipeline(reply=["Of course, ask away."], tts=tts, realtime=True)
     parts.hearing = build_hearing(bus, input_audio=wav, realtime=True)
+    parts.turns = listen(bus, parts.hearing)
     parts.ends_with = ("hearing",)
     seen: list[ev.Event] = []
     bus.observe(seen.append)
@@ -67,11 +64,13 @@ async def test_an_acknowledgement_lets_the_agent_talk_on_and_a_question_stops_it
     story = next(e for e in seen if isinstance(e, ev.UtteranceEnded))
     assert story.interrupted
     assert len(story.heard_text.split()) > 5.0 * len(STORY.split()) / 15, story.heard_text  # ~3 words/s
-    assert all(b.outcome != "interrupt" for b in parts.hearing.barge_ins if b.onset < QUESTION_AT - 1)
+    assert all(b.outcome != "interrupt" for b in parts.turns.barge_ins if b.onset < QUESTION_AT - 1)
     # the question is the user's turn, answered
     turns = [e for e in seen if isinstance(e, ev.EndOfTurn)]
-    assert len(turns) == 1 and "question" in turns[0].text.lower(), [t.text for t in turns]
-    assert parts.dialogue.committed and parts.dialogue.committed[0][0] == turns[0].text
+    # (its words as Whisper tiny hears espeak: the start is sure, the rest varies by CPU)
+    assert len(turns) == 1 and turns[0].text.lower().startswith("wait, stop"), [t.text for t in turns]
+    history = list(parts.dialogue.history)  # what the agent said, then the user's turn
+    assert [user for user, _ in history] == ["", turns[0].text]
     replies = [e for e in seen if isinstance(e, ev.UtteranceEnded)]
     assert len(replies) == 2 and not replies[1].interrupted
     assert np.isfinite([at(e) for e in seen]).all()

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from agent.errors import DeviceUnavailable, UserError
+from agent.core.errors import DeviceUnavailable, UserError
 from render import sinks
 from render.sinks import Pacer, VideoFileSink, open_sinks
 
@@ -115,7 +115,7 @@ class _FakeCamera:
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "_FakeCamera":
+    def __enter__(self) -> _FakeCamera:
         return self
 
     def __exit__(self, *a: object) -> None: ...

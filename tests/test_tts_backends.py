@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 from agent.tts import SILENCE, Prosody
 from agent.tts.pitch import f0_contour, shift_pitch
 
@@ -123,7 +123,9 @@ def test_psola_shift_keeps_length_and_moves_f0(piper):
         got = 12 * np.log2(np.median(f0_contour(y, c.sample_rate)) / base)
         assert got == pytest.approx(st, abs=0.8)
     wide = shift_pitch(c.audio, c.sample_rate, 0.0, 2.0)
-    spread = lambda x: np.std(12 * np.log2(f0_contour(x, c.sample_rate)))  # noqa: E731
+    # the interquartile range of the semitone contour: an octave error of the tracker on one
+    # frame of Piper's (sampled, so each run different) voice cannot swing it
+    spread = lambda x: np.subtract(*np.percentile(12 * np.log2(f0_contour(x, c.sample_rate)), [75, 25]))  # noqa: E731
     assert spread(wide) > 1.4 * spread(c.audio)
 
 

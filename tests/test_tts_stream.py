@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from agent.speech import PhonemeTiming, SpeechChunk
+from agent.core.speech import PhonemeTiming, SpeechChunk
 from agent.tts import Prosody
 from agent.tts.stream import speak_sentences
 

@@ -6,8 +6,7 @@ import pytest
 
 from agent.tts.base import SILENCE
 from agent.tts.piper import segments_from_alignments
-from agent.tts.timing import (Segment, fit_to_length, split_sentences, stretch_pauses,
-                              to_phonemes, words_of)
+from agent.tts.timing import Segment, fit_to_length, split_sentences, stretch_pauses, to_phonemes, words_of
 
 # Piper's alignment of "hello there." (BOS, codepoints with stress marks, space, EOS)
 HELLO = [("^", 1024), ("h", 768), ("ə", 1280), ("l", 512), ("ˈ", 1536), ("o", 1024), ("ʊ", 768),
@@ -83,7 +82,7 @@ def test_split_sentences_keeps_closing_quotes():
 
 def test_a_chunk_splits_at_the_word_a_pause_cut() -> None:
     """After a pause the agent says its chunk again from the word it stopped in."""
-    from agent.speech import PhonemeTiming, SpeechChunk, WordTiming
+    from agent.core.speech import PhonemeTiming, SpeechChunk, WordTiming
 
     rate = 100
     words = (WordTiming("one", 0.0, 0.3), WordTiming("two", 0.4, 0.7), WordTiming("three", 0.8, 1.2))

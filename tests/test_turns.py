@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from agent.turns import (BargeAction, BargeIn, BargeState, EndOfTurnDetector, EotState, Look, TurnConfig,
-                         is_backchannel, sentence_finished)
+from agent.turns import (
+    BargeAction,
+    BargeIn,
+    BargeState,
+    EndOfTurnDetector,
+    EotState,
+    Look,
+    TurnConfig,
+    is_backchannel,
+    sentence_finished,
+)
 
 FRAME = 0.032
 
@@ -66,8 +75,8 @@ def test_end_of_turn(name: str) -> None:
     eot = EndOfTurnDetector(TurnConfig(finished_silence=0.25, unfinished_silence=0.7))
     got = []
     for what, t, text in script:
-        d = {"start": lambda: eot.speech_started(t), "end": lambda: eot.speech_ended(t),
-             "words": lambda: eot.transcript(text, t), "tick": lambda: eot.tick(t)}[what]()
+        d = {"start": lambda t=t: eot.speech_started(t), "end": lambda t=t: eot.speech_ended(t),
+             "words": lambda t=t, text=text: eot.transcript(text, t), "tick": lambda t=t: eot.tick(t)}[what]()
         if d is not None:
             got.append((d.text, round(d.decided_at, 3)))
             assert d.audio_end_t <= d.decided_at

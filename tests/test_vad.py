@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from speech_fixtures import SENTENCES, mix
 
 from perception.audio_source import FRAME, SAMPLE_RATE
-from perception.vad import SegState, Segmenter, SileroVad, VadConfig, segment_audio
-from speech_fixtures import SENTENCES, mix, speech  # noqa: F401  (speech is a fixture)
+from perception.vad import Segmenter, SegState, SileroVad, VadConfig, segment_audio
 
 pytestmark = pytest.mark.slow
 

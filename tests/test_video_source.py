@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import face_fixtures as F
 import numpy as np
 import pytest
 
-from agent.errors import DeviceUnavailable, UserError
-from perception.video_source import (CameraSource, FileVideoSource, ImageSource, LatestFrameSource,
-                                     video_rate)
-import face_fixtures as F
+from agent.core.errors import DeviceUnavailable, UserError
+from perception.video_source import CameraSource, FileVideoSource, ImageSource, LatestFrameSource, video_rate
 
 
 def _counting_reader(n: int, produced: threading.Event, release: threading.Event):
@@ -34,6 +33,7 @@ def _counting_reader(n: int, produced: threading.Event, release: threading.Event
 async def test_slow_consumer_gets_the_newest_frame_and_the_rest_are_counted_as_dropped(no_leaked_tasks):
     produced, release = threading.Event(), threading.Event()
     src = LatestFrameSource(_counting_reader(100, produced, release), name="fake")
+    src.start()
     assert await asyncio.to_thread(produced.wait, 5)
     frame = await src.recv()
     assert frame.index == 99 and frame.image[0, 0, 0] == 99 and frame.t == pytest.approx(99 / 30)
@@ -141,7 +141,9 @@ def test_a_missing_camera_names_the_fix():
 async def test_the_reader_thread_releases_the_device_once(no_leaked_tasks):
     released: list[str] = []
     produced, release = threading.Event(), threading.Event()
-    src = LatestFrameSource(_counting_reader(3, produced, release), close=lambda: released.append(threading.current_thread().name))
+    src = LatestFrameSource(_counting_reader(3, produced, release),
+                            close=lambda: released.append(threading.current_thread().name))
+    src.start()
     assert await asyncio.to_thread(produced.wait, 5)
     src.close()
     release.set()

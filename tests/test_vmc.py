@@ -9,11 +9,11 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import AsyncIOOSCUDPServer
 from scipy.spatial.transform import Rotation
 
-from agent.bus import EventBus
-from agent.tasks import TaskOwner
+from agent.core.bus import EventBus
+from agent.core.face_state import BLENDSHAPES, FaceState
+from agent.core.tasks import TaskOwner
 from plugins.host import PluginHost
 from plugins.vmc import VMCSender, VMCSettings, quat_from_euler
-from render.face_state import BLENDSHAPES, FaceState
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_quaternion_is_unitys_euler_order(x, y, z):
 
 
 def test_settings_errors_are_one_line():
-    from agent.errors import UserError
+    from agent.core.errors import UserError
     from plugins.registry import PluginSpec, build
 
     with pytest.raises(UserError, match=r"^plugin vmc: bad port='99999': Input should be less than or equal to 65535"):

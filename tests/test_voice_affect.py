@@ -7,9 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.affect import AffectEstimate
+from agent.core.affect import AffectEstimate
 from perception.voice_affect import VoiceAffect, combine, prosody
-from speech_fixtures import speech  # noqa: F401  (a fixture)
 
 LINES = ("I went to the market this morning.", "The bus was a little late again.",
          "We had soup and bread for lunch.", "Then I read a book in the garden.")

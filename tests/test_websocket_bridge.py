@@ -9,14 +9,14 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from agent.bus import EventBus
-from agent.errors import UserError
-from agent.events import AgentEmotion, Interrupt, PluginCommand, Transcript
-from agent.tasks import TaskOwner
+from agent.core.bus import EventBus
+from agent.core.errors import UserError
+from agent.core.events import AgentEmotion, Interrupt, PluginCommand, Transcript
+from agent.core.face_state import FaceState
+from agent.core.tasks import TaskOwner
+from plugins import wire
 from plugins.host import PluginHost
 from plugins.websocket_bridge import WebSocketBridge, WebSocketSettings
-from plugins import wire
-from render.face_state import FaceState
 
 
 async def recv_json(ws, timeout=2.0):

@@ -23,7 +23,7 @@ import numpy as np
 from agent.bench.report import BenchOptions, Figure, Suite, Timing
 
 if TYPE_CHECKING:
-    from agent.speech import SpeechChunk
+    from agent.core.speech import SpeechChunk
     from persona.config import Persona
     from persona.emotion import Emotion
 
@@ -113,7 +113,7 @@ def one_core() -> Iterator[None]:
             torch.set_num_threads(torch_threads)
 
 
-def _scenarios(persona: "Persona", emotion: "Emotion", chunks: list["SpeechChunk"], seed: int):
+def _scenarios(persona: Persona, emotion: Emotion, chunks: list[SpeechChunk], seed: int):
     from render.animator import Animator
 
     def idle(seconds: float):
@@ -128,7 +128,8 @@ def _scenarios(persona: "Persona", emotion: "Emotion", chunks: list["SpeechChunk
         user = np.zeros(52, np.float32)
         for k in range(int(seconds * FPS)):  # perception updates at camera rate
             user[23:25] = 0.5 + 0.3 * np.sin(k / 10)
-            a.set_user((0.2, 0.05), affect_vad=None, blendshapes=user, t=k / FPS)
+            a.set_user_position((0.2, 0.05), k / FPS)
+            a.set_user_affect(k / FPS, blendshapes=user)
         return a, 0.0, seconds
 
     def speaking(phonemes: bool):
@@ -150,7 +151,7 @@ def _scenarios(persona: "Persona", emotion: "Emotion", chunks: list["SpeechChunk
         yield "speaking from audio only", speaking(False)
 
 
-def _schedule_ms(persona: "Persona", chunks: list["SpeechChunk"]) -> list[float]:
+def _schedule_ms(persona: Persona, chunks: list[SpeechChunk]) -> list[float]:
     from render.animator import Animator
 
     a = Animator(persona, fps=FPS)
@@ -164,7 +165,7 @@ def _schedule_ms(persona: "Persona", chunks: list["SpeechChunk"]) -> list[float]
     return out
 
 
-def _blink_rates(persona: "Persona", minutes: float, seed: int) -> tuple[float, float]:
+def _blink_rates(persona: Persona, minutes: float, seed: int) -> tuple[float, float]:
     from render.animator import Animator
 
     def rate(animator: Animator) -> float:
@@ -174,11 +175,11 @@ def _blink_rates(persona: "Persona", minutes: float, seed: int) -> tuple[float, 
     rest = Animator(persona, fps=FPS, seed=seed)
     talk = Animator(persona, fps=FPS, seed=seed)
     talk.set_listening(True, 0.0)
-    talk.set_user((0.0, 0.0), t=0.0)
+    talk.set_user_position((0.0, 0.0), 0.0)
     return rate(rest), rate(talk)
 
 
-def _lag_ms(persona: "Persona", chunks: list["SpeechChunk"]) -> float:
+def _lag_ms(persona: Persona, chunks: list[SpeechChunk]) -> float:
     from render.animator import Animator
     from render.lipsync import RATE, envelope, lip_gap
 

@@ -62,25 +62,28 @@ def synthesize_user(questions: tuple[str, ...], gaps: list[float], path: Path,
 
 async def _session(persona_name: str, config: str | None, backend: str, wav: Path,
                    output: Path | None, say_first: str = "") -> tuple[list[dict[str, float]], list[float], dict]:
-    from agent import events as ev
-    from agent.assemble import RunOptions, build_parts
-    from agent.bus import EventBus
+    from agent.core import events as ev
+    from agent.core.bus import EventBus
+    from agent.pipeline import PipelineOptions, build_pipeline
     from agent.session import Session
     from persona.config import get_persona
 
     persona = get_persona(persona_name, config)
     bus = EventBus()
-    opts = RunOptions(input_audio=wav, output=output, realtime=True, llm_backend=backend)
-    parts = await build_parts(persona, opts, bus)
+    opts = PipelineOptions(input_audio=wav, output=output, realtime=True, llm_backend=backend)
+    parts = await build_pipeline(persona, opts, bus, progress=lambda text: None)
+    assert parts.hearing is not None and parts.dialogue is not None and parts.renderer is not None
     turns: list[dict[str, float]] = []
     barge: list[float] = []
     onsets: list[float] = []
 
     quieted: set[int] = set()  # onsets that already made the agent go quiet
 
+    hearing = parts.hearing
+
     def observe(e: ev.Event) -> None:
         if isinstance(e, ev.UserSpeechStarted):
-            onsets.append(parts.hearing.source.origin + e.audio_t)
+            onsets.append(hearing.source.origin + e.audio_t)
         elif type(e) in (ev.Interrupt, ev.Pause) and onsets and len(onsets) not in quieted:
             quieted.add(len(onsets))  # a pause or an interrupt: the audio stops either way
             barge.append(e.t - onsets[-1])
@@ -106,9 +109,11 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
             spans["total"] += render_s
         turns.append(spans)
     info = {"llm": getattr(parts.dialogue.llm, "name", backend), "render_s": render_s,
-            "late_frames": report.late_frames, "frames": report.frames}
-    if output is not None:
+            "late_frames": report.late_frames, "frames": report.frames, "loop_lag_ms": report.loop_lag_ms,
+            "stalls": report.stalls}
+    if output is not None and parts.recording is not None:
         await asyncio.to_thread(parts.recording.write, parts.renderer, parts.animator)
+    await parts.aclose()
     return turns, barge, info
 
 
@@ -126,6 +131,7 @@ def run(opts: BenchOptions) -> Suite:
         tmp_path = Path(tmp)
         wav = tmp_path / "user.wav"
         synthesize_user(questions, [GAP_S] * len(questions), wav)
+        lags: list[float] = []  # how late the event loop woke, every 10 ms of every session
         for backend in backends:
             out = tmp_path / f"{backend}.mp4" if backend == "embedded" else None
             turns, _, info = asyncio.run(_session(persona, config, backend, wav, out))
@@ -136,6 +142,9 @@ def run(opts: BenchOptions) -> Suite:
                     suite.timings.append(Timing(f"{backend}: {stage}", samples, "s"))
             suite.figures.append(Figure(f"{backend}: turns answered", len(turns)))
             suite.figures.append(Figure(f"{backend}: late face frames", info["late_frames"]))
+            lags += info["loop_lag_ms"]
+            for seconds, where in info["stalls"]:
+                suite.notes.append(f"{backend}: the loop was blocked {seconds * 1000:.0f} ms in {where}")
             if out is not None and out.exists():
                 from agent.bench.render import av_offset
 
@@ -143,6 +152,8 @@ def run(opts: BenchOptions) -> Suite:
                 suite.figures.append(Figure("A/V offset in the recorded session (mouth vs audio)",
                                             offset * 1000, "ms"))
                 suite.figures.append(Figure("A/V sync peak correlation", corr))
+        if lags:
+            suite.timings.append(Timing("loop lag", lags, "ms"))
         # barge-in: the user cuts in while the agent is telling a long story
         barge_wav = tmp_path / "barge.wav"
         synthesize_user(QUESTIONS[1:2], [GAP_S], barge_wav, lead_s=BARGE_AFTER_S)

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from importlib import metadata
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,7 @@ def _stream(clips: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     from perception.audio_source import SAMPLE_RATE
 
     gap = int(1.2 * SAMPLE_RATE)
-    parts = [np.zeros(gap // 2, np.float32)]
+    parts: list[np.ndarray] = [np.zeros(gap // 2, np.float32)]
     for c in clips:
         parts += [0.5 * c, np.zeros(gap, np.float32)]
     stream = np.concatenate(parts)
@@ -119,8 +120,9 @@ def _stream(clips: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
 
 
 async def _hear(stream: np.ndarray, asr: object, vad: object, voice: object) -> tuple[list, list[float]]:
-    from agent import events as ev
-    from agent.bus import EventBus
+    from agent.core import events as ev
+    from agent.core.bus import EventBus
+    from agent.turn_taking import listen
     from perception.audio_source import ArrayAudioSource
     from perception.hearing import Hearing
 
@@ -129,6 +131,7 @@ async def _hear(stream: np.ndarray, asr: object, vad: object, voice: object) -> 
     heard: list = []
     hearing = Hearing(bus, ArrayAudioSource(stream, clock=lambda: 0.0), asr, vad, voice,
                       on_segment=heard.append)
+    listen(bus, hearing)
     await hearing.run()
     eot = []
     while (e := sub.channel.get_nowait()) is not None:
@@ -204,16 +207,17 @@ def _mix_echo(agent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _listen(agent: np.ndarray, user: np.ndarray | None, asr: object, vad: object,
-            rng: np.random.Generator) -> object | None:
+            rng: np.random.Generator) -> Any:
     """Hearing while the agent speaks and the user says ``user``; → the first time it made the
     agent go quiet (``BargeInRecord``), or None."""
     return asyncio.run(_listen_async(agent, user, asr, vad, int(rng.integers(1 << 30))))
 
 
 async def _listen_async(agent: np.ndarray, user: np.ndarray | None, asr: object, vad: object,
-                        seed: int) -> object | None:
+                        seed: int) -> Any:
     from agent.bench.speech import TalkOver
-    from agent.bus import EventBus
+    from agent.core.bus import EventBus
+    from agent.turn_taking import listen
     from perception.echo import EchoReference
     from perception.hearing import Hearing
 
@@ -221,15 +225,16 @@ async def _listen_async(agent: np.ndarray, user: np.ndarray | None, asr: object,
     echo = EchoReference()
     room = TalkOver(bus, echo, agent, AGENT_AT, user, USER_AT, seed=seed)
     hearing = Hearing(bus, room, asr, vad, None, echo)
-    room.on_interrupt = lambda: setattr(hearing, "agent_speaking", False)
-    hearing.agent_speaking = True
+    turns = listen(bus, hearing)
+    room.on_interrupt = lambda: setattr(turns, "agent_speaking", False)
+    turns.agent_speaking = True
     await hearing.run()
-    return hearing.barge_ins[0] if hearing.barge_ins else None
+    return turns.barge_ins[0] if turns.barge_ins else None
 
 
 def _face(opts: BenchOptions, suite: Suite) -> None:
     try:
-        from perception.face_bench import bench_face
+        from agent.bench.face import bench_face
     except ImportError as e:
         suite.notes.append(f"face timings not included ({e})")
         return

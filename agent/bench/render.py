@@ -20,8 +20,8 @@ import numpy as np
 from agent.bench.report import BenchOptions, Figure, Suite, Timing
 
 if TYPE_CHECKING:
-    from agent.speech import SpeechChunk
-    from render.face_state import FaceState
+    from agent.core.face_state import FaceState
+    from agent.core.speech import SpeechChunk
 
 SIZE = (512, 512)
 MAX_LAG = 0.25  # seconds searched either side
@@ -54,7 +54,7 @@ def run(opts: BenchOptions) -> Suite:
     best2 = max(t.summary()["median"] for t in suite.timings if t.name.startswith("cpu 2"))
     suite.figures.append(Figure("cpu 2 threads best median fps (target >= 60)", best2, "fps"))
     try:  # photo avatar (issue: bring your own portrait) on the bundled sample portrait
-        from render.photo.bench import bench_photo
+        from agent.bench.photo import bench_photo
 
         suite.timings.extend(bench_photo(opts))
     except ImportError as e:
@@ -70,7 +70,7 @@ def run(opts: BenchOptions) -> Suite:
     return suite
 
 
-def _talking_states(persona: object, n: int, seed: int) -> "list[FaceState]":
+def _talking_states(persona: object, n: int, seed: int) -> list[FaceState]:
     from persona.emotion import Emotion
     from render.animator import Animator
 
@@ -80,7 +80,7 @@ def _talking_states(persona: object, n: int, seed: int) -> "list[FaceState]":
     return animator.frames(0.0, n / 30)
 
 
-def _throughput(persona: object, states: "list[FaceState]", batch: int, threads: int | None,
+def _throughput(persona: object, states: list[FaceState], batch: int, threads: int | None,
                 device: str, repeats: int) -> list[float]:
     from render.renderer import make_renderer
 
@@ -101,10 +101,10 @@ def _throughput(persona: object, states: "list[FaceState]", batch: int, threads:
 # ---------------------------------------------------------------------- sync
 
 
-def burst_chunk(seconds: float, sample_rate: int = 22050, period: float = 0.6) -> "SpeechChunk":
+def burst_chunk(seconds: float, sample_rate: int = 22050, period: float = 0.6) -> SpeechChunk:
     """A synthetic utterance: /a/-like bursts (0.3 s on, 0.3 s off) with matching phonemes,
     so mouth opening and audio energy have sharp, known edges."""
-    from agent.speech import PhonemeTiming, SpeechChunk
+    from agent.core.speech import PhonemeTiming, SpeechChunk
 
     n = int(seconds * sample_rate)
     t = np.arange(n) / sample_rate
@@ -141,15 +141,15 @@ def av_offset(path: str | Path) -> tuple[float, float]:
         frames, pts = [], []
         for f in c.decode(video=0):
             frames.append(f.to_ndarray(format="rgb24"))
-            pts.append(float(f.pts * f.time_base))
+            pts.append(float(f.pts * f.time_base))  # type: ignore[operator]  # decoded frames carry both
     with av.open(str(path)) as c:
         rate = c.streams.audio[0].rate
         chunks, first = [], None
-        for f in c.decode(audio=0):
+        for packet in c.decode(audio=0):
             if first is None:
-                first = float(f.pts * f.time_base)
-            chunks.append(f.to_ndarray().reshape(-1))
-    audio = np.concatenate(chunks)
+                first = float(packet.pts * packet.time_base)  # type: ignore[operator]
+            chunks.append(packet.to_ndarray().reshape(-1))
+    audio = np.concatenate(chunks).astype(np.float64)
     hop = rate // 1000  # 1 ms
     energy = np.sqrt(np.convolve(audio ** 2, np.ones(hop * 10) / (hop * 10), mode="same"))[::hop]
     t_audio = (first or 0.0) + np.arange(len(energy)) / 1000.0
@@ -161,7 +161,7 @@ def av_offset(path: str | Path) -> tuple[float, float]:
     m = mouth[idx]
     a = (a - a.mean()) / (a.std() + 1e-9)
     m = (m - m.mean()) / (m.std() + 1e-9)
-    lags = np.arange(-int(MAX_LAG * 1000), int(MAX_LAG * 1000) + 1)
+    lags = np.arange(-int(MAX_LAG * 1000), int(MAX_LAG * 1000) + 1).tolist()
     corr = np.array([np.mean(a[max(0, -k):len(a) - max(0, k)] * m[max(0, k):len(m) - max(0, -k)])
                      for k in lags])
     best = int(np.argmax(corr))

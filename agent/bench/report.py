@@ -77,7 +77,7 @@ class Suite:
 
 
 _VERSIONED = ("torch", "numpy", "llama-cpp-python", "faster-whisper", "ctranslate2", "silero-vad",
-              "piper-tts", "mediapipe", "sentence-transformers", "langchain-core", "av")
+              "piper-tts", "mediapipe", "transformers", "langchain-core", "av")
 
 
 def machine() -> dict[str, Any]:

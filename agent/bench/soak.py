@@ -11,8 +11,8 @@ import asyncio
 import os
 import time
 
-from agent.bench.report import BenchOptions, Figure, Suite, Timing
 from agent.bench.latency import QUESTIONS
+from agent.bench.report import BenchOptions, Figure, Suite, Timing
 
 DEFAULT_MINUTES = 30.0
 QUICK_MINUTES = 0.25
@@ -27,28 +27,19 @@ def rss_mb() -> float:
 
 
 async def _soak(minutes: float, persona_name: str, config: str | None) -> dict:
-    from agent import events as ev
-    from agent.audio_out import VirtualClockOutput
-    from agent.dialogue import Dialogue
-    from agent.llm import make_llm
-    from agent.bus import EventBus
-    from agent.session import Parts, Session
-    from agent.tts import make_tts
-    from perception.fusion import AffectFusion
-    from perception.text_affect import TextAffect
+    from agent.core import events as ev
+    from agent.core.bus import EventBus
+    from agent.pipeline import PipelineOptions, build_pipeline
+    from agent.session import Session
     from persona.config import get_persona
-    from persona.transition import EmotionEngine
-    from render.animator import Animator
 
     persona = get_persona(persona_name, config)
-    llm = await make_llm(persona.llm, persona_name=persona.display_name, backend="embedded",
-                         notice=lambda s: None, language=persona.language)
-    tts = make_tts(persona.voice.model_copy(update={"backend": "espeak"}), persona.language)
-    parts = Parts(persona=persona, dialogue=Dialogue(persona, llm, EmotionEngine(persona)), tts=tts,
-                  output=VirtualClockOutput(tts.sample_rate, realtime=False, keep_audio=False),
-                  animator=Animator(persona, fps=30, seed=0), text_affect=TextAffect(),
-                  fusion=AffectFusion())
     bus = EventBus()
+    opts = PipelineOptions(realtime=False, llm_backend="embedded", tts_backend="espeak", microphone=False,
+                           keyboard=False, speakers=False, virtual_camera=False, window=False,
+                           record_fallback=False)
+    parts = await build_pipeline(persona, opts, bus, progress=lambda text: None)
+    parts.greet = False
     session = Session(parts, bus=bus, say=lambda s: None)
     out: dict = {"rss": [], "latency": [], "depth": 0}
     done = asyncio.Event()
@@ -73,9 +64,9 @@ async def _soak(minutes: float, persona_name: str, config: str | None) -> dict:
         i += 1
     await bus.publish(ev.Stop(reason="soak done"))
     report = await runner
-    out.update(turns=i, frames=report.frames, late=report.late_frames,
+    out.update(turns=i, frames=report.frames, late=report.late_frames, loop_lag_ms=report.loop_lag_ms,
                animator_schedule=len(getattr(parts.animator, "_utterances", [])))
-    await llm.aclose()
+    await parts.aclose()
     return out
 
 
@@ -86,6 +77,8 @@ def run(opts: BenchOptions) -> Suite:
     third = max(1, len(r["rss"]) // 3)
     lat = r["latency"]
     suite.timings.append(Timing("turn latency (emotion → first audio)", lat, "s"))
+    if r["loop_lag_ms"]:
+        suite.timings.append(Timing("loop lag", r["loop_lag_ms"], "ms"))
     suite.figures += [
         Figure("minutes", minutes), Figure("turns", r["turns"]),
         Figure("memory after warm-up", r["rss"][min(third, len(r["rss"]) - 1)], "MB"),

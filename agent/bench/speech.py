@@ -130,9 +130,10 @@ class TalkOver:
                  user_at: float = 0.0, *, delay: float = 0.06, echo_gain: float = 0.5, user_gain: float = 0.5,
                  noise_db: float | None = -45.0, seed: int | np.random.Generator = 0, heard_echo: bool = True,
                  tail: float = 1.5) -> None:
-        from agent import events as ev
+        from agent.core import events as ev
 
         self.origin = 0.0
+        self.realtime = False  # frames as fast as they are taken: decisions on the input clock only
         self.echo, self.agent, self.heard_echo = echo, np.asarray(agent, np.float32), heard_echo
         end = agent_at + len(agent) / SAMPLE_RATE
         if user is not None:

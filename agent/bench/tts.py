@@ -53,7 +53,7 @@ async def _run(opts: BenchOptions) -> Suite:
     return suite
 
 
-async def _backend(suite: Suite, voice: "Voice", emotion: "Emotion",
+async def _backend(suite: Suite, voice: Voice, emotion: Emotion,
                    replies: tuple[tuple[str, ...], ...], warmup: bool) -> None:
     from agent.tts import make_tts, prosody_for
     from agent.tts.stream import speak_sentences

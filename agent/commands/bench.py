@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agent.bench.report import BenchOptions, Suite, write_json
-    from agent.errors import UserError
+    from agent.core.errors import UserError
 
     opts = BenchOptions(quick=args.quick, peld=args.peld, seed=args.seed,
                         extra={"persona": args.persona, "config": args.config,

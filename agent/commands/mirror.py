@@ -48,7 +48,7 @@ class MirrorDriver:
     of ``tau`` seconds against landmark jitter), easing back to rest when no face is seen."""
 
     def __init__(self, analyzer: Any, tau: float = 0.05, rest_after: float = 0.5) -> None:
-        from render.face_state import FaceState
+        from agent.core.face_state import FaceState
 
         self.analyzer, self.tau, self.rest_after = analyzer, tau, rest_after
         self.rest = FaceState()
@@ -84,31 +84,8 @@ def _blend(old: Any, new: Any, t: float, tau: float) -> Any:
                    translation=mix(old.translation, new.translation))
 
 
-def _sinks(args: argparse.Namespace, size: tuple[int, int]) -> list[tuple[Any, bool]]:
-    """(sink, mirrored) pairs; with neither --output nor --window, the virtual camera."""
-    from agent.errors import DeviceUnavailable
-    from render.sinks import VideoFileSink, VirtualCameraSink, WindowSink
-
-    sinks: list[tuple[Any, bool]] = []
-    try:
-        if args.output is not None:
-            sinks.append((VideoFileSink(args.output, args.fps, size), False))
-        if args.window:
-            sinks.append((WindowSink(args.fps, size, title="agent mirror"), not args.no_mirror_window))
-        if not sinks:
-            try:
-                sinks.append((VirtualCameraSink(args.fps, size), False))
-            except DeviceUnavailable as e:
-                raise DeviceUnavailable(f"{e}; or write a file with --output out.mp4, or --window") from None
-    except BaseException:
-        for sink, _ in sinks:
-            sink.close()
-        raise
-    return sinks
-
-
 def run(args: argparse.Namespace) -> int:
-    from agent.errors import UserError
+    from agent.core.errors import UserError
     from persona.config import get_persona
 
     persona = get_persona(args.persona, args.config)
@@ -126,51 +103,45 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def mirror(persona: Any, args: argparse.Namespace) -> int:
-    from perception.seeing import FaceAnalyzer, mirrored
-    from perception.video_source import CameraSource, FileVideoSource
-    from render.renderer import make_renderer
+    from agent.core.bus import EventBus
+    from agent.pipeline import PipelineOptions, build_pipeline
 
     size = (args.size, args.size)
-    renderer = make_renderer(persona.avatar, size=size)
-    # A file read into a file goes frame by frame; anything live keeps only the newest frame.
-    live = args.input_video is None or args.output is None or args.window
-    source = (FileVideoSource(args.input_video, realtime=live) if args.input_video is not None
-              else CameraSource(args.camera))
-    sinks: list[tuple[Any, bool]] = []
-    driver = None
+    opts = PipelineOptions(mode="mirror", input_video=args.input_video, camera=args.camera,
+                           output=args.output, window=args.window, mirror_window=not args.no_mirror_window,
+                           virtual_camera=args.output is None and not args.window, fps=args.fps,
+                           size=size, face_model=args.face_model)
+    pipeline = await build_pipeline(persona, opts, EventBus(), progress=lambda text: None)
+    seeing, renderer = pipeline.seeing, pipeline.renderer
+    assert seeing is not None and renderer is not None
+    driver = MirrorDriver(seeing.analyzer)
     try:
-        sinks = _sinks(args, size)
-        driver = MirrorDriver(FaceAnalyzer(model_path=args.face_model, video=True))
         print(f"agent: mirroring you onto {persona.display_name}'s avatar (Ctrl-C stops)",
               file=sys.stderr, flush=True)
         t0: float | None = None
         spent = 0.0
-        while True:
-            frame = await source.recv()
-            if frame is None:
-                break
+        while (frame := await seeing.source.recv()) is not None:
             t0 = frame.t if t0 is None else t0
             t = frame.t - t0
             if args.seconds is not None and t > args.seconds:
                 break
             start = time.perf_counter()
-            state = await asyncio.to_thread(driver.step, frame.image, t)
-            wanted = {m for _, m in sinks}
-            images = {m: (await asyncio.to_thread(renderer.render, [mirrored(state) if m else state]))[0]
-                      for m in wanted}
-            for sink, m in sinks:
-                sink.write(images[m], t)
+            await asyncio.to_thread(_show, driver, renderer, pipeline.live_sinks, frame.image, t)
             spent += time.perf_counter() - start
         if driver.frames:
             print(f"agent: {driver.frames} frames, a face in {100 * driver.seen / driver.frames:.0f}%, "
-                  f"{1000 * spent / driver.frames:.1f} ms/frame, {getattr(source, 'dropped', 0)} camera "
+                  f"{1000 * spent / driver.frames:.1f} ms/frame, {getattr(seeing.source, 'dropped', 0)} camera "
                   f"frames skipped", file=sys.stderr)
         if args.output is not None:
             print(f"agent: wrote {args.output}", file=sys.stderr)
     finally:
-        await source.aclose()
-        for sink, _ in sinks:
-            sink.close()
-        if driver is not None:
-            driver.analyzer.close()
+        await pipeline.aclose()
     return 0
+
+
+def _show(driver: MirrorDriver, renderer: Any, sinks: list[Any], image: Any, t: float) -> None:
+    """One camera frame onto the avatar and out (a worker thread: analysis, render, encode)."""
+    state = driver.step(image, t)
+    frame = renderer.render([state])[0]
+    for sink in sinks:
+        sink.write(frame, t)

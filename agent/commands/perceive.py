@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.commands import common
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +65,8 @@ def _face(name: str, path: str) -> Any:
 
 async def perceive_audio(path: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
     """The hearing stage itself, run over the file as fast as it can: every segment it heard."""
-    from agent.bus import EventBus
+    from agent.core.bus import EventBus
+    from agent.turn_taking import listen
     from perception.asr import WhisperAsr
     from perception.audio_source import FileAudioSource
     from perception.hearing import HeardSegment, Hearing, HearingConfig
@@ -78,8 +79,9 @@ async def perceive_audio(path: Path, args: argparse.Namespace) -> list[dict[str,
     asr = await asyncio.to_thread(WhisperAsr, args.asr_model, allow_download=args.allow_download,
                                   progress=lambda s: print(f"agent: {s}", file=sys.stderr, flush=True))
     heard: list[HeardSegment] = []
-    hearing = Hearing(EventBus(), source, asr, SileroVad(), VoiceAffect(), config=config,
-                      on_segment=heard.append)
+    bus = EventBus()
+    hearing = Hearing(bus, source, asr, SileroVad(), VoiceAffect(), config=config, on_segment=heard.append)
+    listen(bus, hearing)
     try:
         await hearing.run()
     finally:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -33,17 +32,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--avatar-photo", metavar="PORTRAIT.jpg", help="animate a portrait instead")
     p.add_argument("--audio-device", help="output device name or index (e.g. agent_mic)")
     p.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    p.add_argument("--no-microphone", action="store_true", help="type to the agent instead of talking")
     p.add_argument("--no-virtual-camera", action="store_true")
     p.add_argument("--no-window", action="store_true")
-    p.add_argument("--asr-model", metavar="NAME|PATH", help="faster-whisper model (default: bundled tiny.en)")
+    p.add_argument("--asr-model", metavar="NAME|PATH",
+                   help="faster-whisper model (default: the bundled tiny.en, or multilingual base for "
+                        "a persona that speaks another language)")
+    p.add_argument("--allow-download", action="store_true",
+                   help="let --asr-model fetch a model that is not on this machine (once)")
+    p.add_argument("--renderer", metavar="NAME",
+                   help="a renderer another package registers (entry point embodied_agent.renderers)")
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from agent.assemble import RunOptions
-    from agent.errors import UserError
+    from agent.core.errors import UserError
+    from agent.pipeline import PipelineOptions
     from persona.config import get_persona
 
     persona = get_persona(args.persona, args.config)
@@ -52,41 +58,38 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"{path}: no such file")
     if args.output is not None and args.output.suffix.lower() not in (".mp4", ".mkv", ".mov"):
         raise UserError(f"--output {args.output}: write a video file (.mp4)")
-    opts = RunOptions(input_audio=args.input_audio, input_video=args.input_video,
-                      output=args.output, events=args.events, realtime=not args.fast,
-                      plugins=args.plugin, plugin_policy=args.plugin_policy, fps=args.fps, seed=args.seed, llm_backend=args.llm,
-                      avatar_photo=args.avatar_photo, virtual_camera=not args.no_virtual_camera,
-                      window=not args.no_window, audio_device=args.audio_device, camera=args.camera,
-                      asr_model=args.asr_model)
-    rc = asyncio.run(_main(persona, opts))
-    logging.getLogger(__name__).debug("session closed")
-    # Everything is written and closed; skip the interpreter's slow teardown of the native
-    # libraries (llama.cpp, onnxruntime, torch) so that Ctrl-C ends the process within 2 s.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(rc)
+    opts = PipelineOptions(input_audio=args.input_audio, input_video=args.input_video,
+                           output=args.output, events=args.events, realtime=not args.fast,
+                           plugins=args.plugin, plugin_policy=args.plugin_policy, fps=args.fps,
+                           seed=args.seed, llm_backend=args.llm, avatar_photo=args.avatar_photo,
+                           renderer=args.renderer, virtual_camera=not args.no_virtual_camera,
+                           window=not args.no_window, audio_device=args.audio_device,
+                           camera=args.camera, asr_model=args.asr_model,
+                           allow_download=args.allow_download, microphone=not args.no_microphone)
+    return asyncio.run(_main(persona, opts))
 
 
-async def _main(persona, opts) -> int:
-    from agent.assemble import build_parts
-    from agent.bus import EventBus
-    from agent.events import Notice
+async def _main(persona, opts) -> int:  # noqa: ANN001
+    from agent.core.bus import EventBus
+    from agent.core.events import Notice
+    from agent.pipeline import build_pipeline
     from agent.session import Session
 
     bus = EventBus()
-    parts = await build_parts(persona, opts, bus)
+    pipeline = await build_pipeline(persona, opts, bus)
     bus.observe(lambda e: print(f"agent: {e.text}", file=sys.stderr, flush=True)
-                if isinstance(e, Notice) else None)
-    session = Session(parts, bus=bus, events_path=opts.events)
-    report = await session.run()
-    if parts.recording is not None and parts.recording.keep_frames:
-        print(f"agent: writing {parts.recording.path} ...", file=sys.stderr, flush=True)
-        path = await asyncio.to_thread(parts.recording.write, parts.renderer, parts.animator)
-        print(f"agent: recorded the session to {path}", file=sys.stderr, flush=True)
-    if parts.recording is not None and not parts.recording.keep_frames:
-        print(f"agent: recorded the session to {parts.recording.path}", file=sys.stderr, flush=True)
+                if isinstance(e, Notice) and e.level != "debug" else None)
+    async with pipeline:
+        report = await Session(pipeline, bus=bus, events_path=opts.events).run()
+        recording = pipeline.recording
+        if recording is not None and recording.keep_frames:
+            print(f"agent: writing {recording.path} ...", file=sys.stderr, flush=True)
+            path = await asyncio.to_thread(recording.write, pipeline.renderer, pipeline.animator)
+            print(f"agent: recorded the session to {path}", file=sys.stderr, flush=True)
+        elif recording is not None:
+            print(f"agent: recorded the session to {recording.path}", file=sys.stderr, flush=True)
     for i, spans in enumerate(report.turns, 1):
         line = "  ".join(f"{k}={v:.2f}s" for k, v in spans.items())
         print(f"agent: turn {i}: {line}", file=sys.stderr)
+    logging.getLogger(__name__).debug("session closed")
     return 0

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agent.commands import common
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 if TYPE_CHECKING:
-    from agent.speech import SpeechChunk
+    from agent.core.speech import SpeechChunk
     from persona.config import Persona
     from persona.emotion import Emotion
 
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_say(persona, text, emotion, args, suffix))
 
 
-async def _say(persona: "Persona", text: str, emotion: "Emotion", args: argparse.Namespace,
+async def _say(persona: Persona, text: str, emotion: Emotion, args: argparse.Namespace,
                suffix: str | None) -> int:
     from agent.audio_out import DeviceAudioOutput, VirtualClockOutput
     from agent.tts import make_tts, prosody_for
@@ -71,8 +71,8 @@ async def _say(persona: "Persona", text: str, emotion: "Emotion", args: argparse
         for s in split_sentences(text):
             yield s
 
-    out = (DeviceAudioOutput(device=_device(args.device), sample_rate=tts.sample_rate)
-           if suffix is None else VirtualClockOutput(tts.sample_rate))
+    out: Any = (DeviceAudioOutput(device=_device(args.device), sample_rate=tts.sample_rate)
+                if suffix is None else VirtualClockOutput(tts.sample_rate))
     chunks = []
     try:
         out.start_utterance()
@@ -118,7 +118,7 @@ def _device(value: str | None) -> int | str | None:
     return int(value) if value is not None and value.isdigit() else value
 
 
-def _write_timings(path: str, chunks: "list[SpeechChunk]") -> None:
+def _write_timings(path: str, chunks: list[SpeechChunk]) -> None:
     """Phoneme and word timings on the utterance's clock (seconds from its first sample)."""
     import json
 

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from agent.errors import BackendUnavailable, UserError
+from agent.core.errors import BackendUnavailable, UserError
+from agent.core.stages import LLM, Message
 from agent.llm import embedded
-from agent.llm.base import LLM, Message
 from agent.llm.failures import describe
 from agent.llm.probe import has_model, ollama_models, ollama_url, probe_ollama
 from agent.llm.sentences import split_sentences

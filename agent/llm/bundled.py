@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from agent.errors import MissingDependency
+from agent.core.errors import MissingDependency
 
 log = logging.getLogger(__name__)
 

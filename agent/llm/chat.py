@@ -8,14 +8,14 @@ Every request has a connect timeout of a few seconds and a read timeout of ``llm
 from __future__ import annotations
 
 import os
-from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from agent.errors import BackendUnavailable, UserError
-from agent.llm.base import Message
+from agent.core.errors import BackendUnavailable, UserError
+from agent.core.stages import Message
 from agent.llm.failures import describe
 from agent.llm.probe import CONNECT_TIMEOUT
 
@@ -64,7 +64,8 @@ class ChatBackend:
     ) -> AsyncIterator[str]:
         kwargs = self._call_kwargs(max_tokens or self._max_tokens, list(stop))
         try:
-            async with aclosing(self._chat.astream(_to_langchain(messages), **kwargs)) as chunks:
+            stream = self._chat.astream(_to_langchain(messages), **kwargs)
+            async with aclosing(stream) as chunks:  # type: ignore[type-var]  # an async generator
                 async for chunk in chunks:  # closed with us when the caller stops early (barge-in)
                     if text := chunk.text:
                         yield text

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agent.errors import BackendUnavailable, MissingDependency, UserError
+from agent.core.errors import BackendUnavailable, MissingDependency, UserError
+from agent.core.stages import Message
 from agent.llm import fewshot
-from agent.llm.base import Message
 from agent.llm.bundled import bundled_gguf
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def _route_llama_logs() -> None:
         return
     import llama_cpp
 
-    @llama_cpp.llama_log_callback  # type: ignore[misc]
+    @llama_cpp.llama_log_callback
     def _cb(level: int, text: bytes, _user: ctypes.c_void_p) -> None:
         if level == 4:  # GGML_LOG_LEVEL_ERROR (0 none, 1 debug, 2 info, 3 warn, 4 error, 5 cont)
             log.warning("llama.cpp: %s", text.decode("utf-8", "replace").rstrip())
@@ -123,7 +123,7 @@ class EmbeddedLLM:
         self.is_base_model = "tokenizer.chat_template" not in llama.metadata
         self._llama = llama
         self._persona = persona_name
-        self._language = language
+        self.language = language
         self._temperature = temperature
         self._max_tokens = max_tokens
         self._seed = seed
@@ -185,7 +185,7 @@ class EmbeddedLLM:
             chunks = self._llama.create_completion(
                 prompt,
                 max_tokens=max_tokens,
-                stop=fewshot.stop_strings(self._persona, self._language) + stop,
+                stop=fewshot.stop_strings(self._persona, self.language) + stop,
                 temperature=self._temperature,
                 repeat_penalty=1.1,
                 seed=seed,
@@ -194,7 +194,7 @@ class EmbeddedLLM:
             for chunk in chunks:
                 yield cleaner.feed(chunk["choices"][0]["text"])  # type: ignore[index]
         else:
-            chat = self._llama.create_chat_completion(
+            chat: Any = self._llama.create_chat_completion(
                 messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
                 max_tokens=max_tokens,
                 stop=stop or None,
@@ -203,14 +203,14 @@ class EmbeddedLLM:
                 stream=True,
             )
             for chunk in chat:
-                yield cleaner.feed(chunk["choices"][0]["delta"].get("content") or "")  # type: ignore[index,union-attr]
+                yield cleaner.feed(chunk["choices"][0]["delta"].get("content") or "")
 
     def _fit(self, messages: list[Message], max_tokens: int) -> str:
         """The few-shot prompt, dropping the oldest turns until it leaves room for the reply."""
         budget = self._llama.n_ctx() - max_tokens
         keep = list(messages)
         while True:
-            prompt = fewshot.build_prompt(keep, self._persona, self._language)
+            prompt = fewshot.build_prompt(keep, self._persona, self.language)
             if len(self._llama.tokenize(prompt.encode("utf-8"))) <= budget:
                 return prompt
             turns = [i for i, m in enumerate(keep) if m.role != "system"]
@@ -255,7 +255,8 @@ async def load_embedded(
     if settings.gguf:
         path = Path(settings.gguf).expanduser()
         if not path.is_file():
-            raise UserError(f"llm.gguf: {path} does not exist; give a GGUF file or leave it empty for the bundled model")
+            raise UserError(f"llm.gguf: {path} does not exist; give a GGUF file or leave it empty for the "
+                            "bundled model")
         with path.open("rb") as f:
             if f.read(4) != b"GGUF":
                 raise UserError(f"llm.gguf: {path} is not a GGUF file; give a GGUF model (llama.cpp format)")

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agent.llm.base import Message
+from agent.core.stages import Message
 
 _SPACES = re.compile(r"[ \t]+")
 
@@ -34,7 +34,8 @@ SCRIPTS: dict[str, Script] = {
         examples=(
             ("Hello there.", "Hello! It's nice to meet you. What would you like to talk about?"),
             ("Could you help me with my homework?", "Of course, I'd be glad to help. Which part are you stuck on?"),
-            ("I'm feeling a bit tired today.", "I'm sorry to hear that. Let's take it slowly, one small step at a time."),
+            ("I'm feeling a bit tired today.",
+             "I'm sorry to hear that. Let's take it slowly, one small step at a time."),
             ("What is the capital of France?", "The capital of France is Paris."),
         ),
     ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from agent.llm.base import Message
+from agent.core.stages import Message
 from agent.llm.embedded import load_embedded
 from persona.config import LLMSettings
 

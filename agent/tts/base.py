@@ -1,14 +1,11 @@
-"""The TTS protocol every backend implements, and the prosody it is asked to speak with."""
+"""Choosing a TTS backend (the protocol is ``agent.core.stages.TTS``)."""
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
-from agent.speech import SpeechChunk
+from agent.core.stages import TTS
 
 if TYPE_CHECKING:
     from persona.config import Voice
@@ -20,47 +17,7 @@ SILENCE = "_"
 the phonemes of a chunk tile its audio from 0 to its duration with no gaps."""
 
 
-@dataclass(frozen=True, slots=True)
-class Prosody:
-    """How to speak, relative to the voice's own defaults.
-
-    ``rate`` multiplies speaking rate, ``pitch_semitones`` shifts the pitch level,
-    ``pitch_range`` multiplies F0 excursions around the median (in semitones), ``volume``
-    multiplies amplitude and ``pause_scale`` multiplies the length of pauses at punctuation.
-    """
-
-    rate: float = 1.0
-    pitch_semitones: float = 0.0
-    pitch_range: float = 1.0
-    volume: float = 1.0
-    pause_scale: float = 1.0
-
-    @classmethod
-    def of_voice(cls, voice: "Voice") -> "Prosody":
-        """The persona's baseline: its voice settings with no emotion on top."""
-        return cls(rate=voice.rate, pitch_semitones=voice.pitch, pitch_range=voice.pitch_range,
-                   volume=voice.volume)
-
-
-@runtime_checkable
-class TTS(Protocol):
-    """A speech synthesizer with phoneme timings.
-
-    ``synthesize`` is a blocking generator (callers run it in a worker thread). It yields one
-    ``SpeechChunk`` per sentence; each chunk's phonemes are IPA (stress marks folded into the
-    ``stress`` flag, pauses as ``SILENCE``), times in seconds from the chunk's audio start, and
-    they tile the chunk's audio exactly. When ``cancel`` is set it stops within one short
-    synthesis step and yields nothing more.
-    """
-
-    name: str
-    sample_rate: int
-
-    def synthesize(self, text: str, prosody: Prosody,
-                   cancel: threading.Event | None = None) -> Iterator[SpeechChunk]: ...
-
-
-def make_tts(voice: "Voice", language: str = "en") -> TTS:
+def make_tts(voice: Voice, language: str = "en") -> TTS:
     """The backend a persona's voice names (``piper`` or ``espeak``), loaded and ready.
 
     For espeak, an ``espeak_voice`` the persona did not set follows its ``language``.

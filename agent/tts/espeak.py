@@ -17,11 +17,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from agent.errors import MissingDependency, UserError
-from agent.speech import SpeechChunk, WordTiming
-from agent.tts.base import SILENCE, Prosody
-from agent.tts.timing import (PRIMARY_STRESS, SECONDARY_STRESS, Segment, fit_to_length,
-                              merge_silence, stretch_pauses, to_phonemes)
+from agent.core.errors import MissingDependency, UserError
+from agent.core.speech import SpeechChunk, WordTiming
+from agent.core.stages import Prosody
+from agent.tts.base import SILENCE
+from agent.tts.timing import (
+    PRIMARY_STRESS,
+    SECONDARY_STRESS,
+    Segment,
+    fit_to_length,
+    merge_silence,
+    stretch_pauses,
+    to_phonemes,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +56,7 @@ _PITCH_PARAM = (0.0, 25.0, 50.0, 75.0, 100.0)
 _PITCH_SEMITONES = (-7.25, -3.95, 0.0, 4.2, 8.8)
 
 _LOCK = threading.Lock()
-_LIB: "_Espeak | None" = None
+_LIB: _Espeak | None = None
 
 
 class _Id(ctypes.Union):
@@ -116,8 +124,8 @@ class _Espeak:
         self._callback = _CALLBACK(self._on_audio)  # kept alive as long as the library
         lib.espeak_SetSynthCallback(self._callback)
 
-    def _on_audio(self, wav: "ctypes._Pointer[ctypes.c_short]", n: int,
-                  events: "ctypes._Pointer[_Event]") -> int:
+    def _on_audio(self, wav: ctypes._Pointer[ctypes.c_short], n: int,
+                  events: ctypes._Pointer[_Event]) -> int:
         job = self.job
         if job is None:
             return 1

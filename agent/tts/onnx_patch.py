@@ -91,15 +91,15 @@ def ceil_output(model: bytes) -> str:
                 op, outs = b"", []
                 for nnum, nkind, value in _fields(item):
                     if nkind == _LEN and nnum == _NODE_OP_TYPE:
-                        op = bytes(value)  # type: ignore[arg-type]
+                        op = bytes(value)
                     elif nkind == _LEN and nnum == _NODE_OUTPUT:
-                        outs.append(bytes(value).decode())  # type: ignore[arg-type]
+                        outs.append(bytes(value).decode())
                 if op == b"Ceil":
                     found.extend(outs)
             elif gnum == _GRAPH_OUTPUT:
                 for vnum, vkind, value in _fields(item):
                     if vkind == _LEN and vnum == _VALUE_INFO_NAME:
-                        outputs.add(bytes(value).decode())  # type: ignore[arg-type]
+                        outputs.add(bytes(value).decode())
     if len(found) != 1:
         raise PatchError(f"expected one Ceil tensor (the durations), found {len(found)}")
     if found[0] in outputs:

@@ -21,13 +21,23 @@ from typing import Any
 
 import numpy as np
 
-from agent.errors import MissingDependency, UserError
-from agent.speech import SpeechChunk
-from agent.tts.base import SILENCE, Prosody
+from agent.core.errors import MissingDependency, UserError
+from agent.core.speech import SpeechChunk
+from agent.core.stages import Prosody
+from agent.tts.base import SILENCE
 from agent.tts.pitch import shift_pitch
-from agent.tts.timing import (PRIMARY_STRESS, SECONDARY_STRESS, Segment, fit_to_length,
-                              is_modifier, merge_silence, split_sentences, stretch_pauses,
-                              to_phonemes, words_of)
+from agent.tts.timing import (
+    PRIMARY_STRESS,
+    SECONDARY_STRESS,
+    Segment,
+    fit_to_length,
+    is_modifier,
+    merge_silence,
+    split_sentences,
+    stretch_pauses,
+    to_phonemes,
+    words_of,
+)
 
 log = logging.getLogger(__name__)
 

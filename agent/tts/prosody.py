@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent.tts.base import Prosody
+from agent.core.stages import Prosody
 
 if TYPE_CHECKING:
     from persona.config import Voice
@@ -36,7 +36,7 @@ PITCH_PER_DOMINANCE = -0.8  # semitones
 VOLUME_PER_DOMINANCE = 0.2  # log2 of the gain
 
 
-def prosody_for(emotion: "Emotion", voice: "Voice") -> Prosody:
+def prosody_for(emotion: Emotion, voice: Voice) -> Prosody:
     """The prosody that expresses ``emotion`` in ``voice`` (its settings are the baseline)."""
     v, a, d = emotion.vad
     sad = max(0.0, -v) * max(0.0, -a)

@@ -15,10 +15,10 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 
-from agent.channel import Channel, ChannelClosed, Overflow
-from agent.speech import SpeechChunk
-from agent.tasks import TaskOwner
-from agent.tts.base import TTS, Prosody
+from agent.core.channel import Channel, ChannelClosed, Overflow
+from agent.core.speech import SpeechChunk
+from agent.core.stages import TTS, Prosody
+from agent.core.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
 

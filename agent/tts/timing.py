@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agent.speech import PhonemeTiming, WordTiming
+from agent.core.speech import PhonemeTiming, WordTiming
 from agent.tts.base import SILENCE
 
 PRIMARY_STRESS = "ˈ"

@@ -25,11 +25,11 @@ def data_dir() -> Path:
     return HEADS_DIR.parent.parent.parent / "shared" / "data"
 
 
-def load(name: str) -> dict[str, "np.ndarray"]:
+def load(name: str) -> dict[str, np.ndarray]:
     """The arrays of ``<name>.npz`` in this folder, as float32 (some are stored as float16)."""
     import numpy as np
 
-    from agent.errors import UserError
+    from agent.core.errors import UserError
 
     path = HEADS_DIR / f"{name}.npz"
     if not path.exists():
@@ -39,7 +39,7 @@ def load(name: str) -> dict[str, "np.ndarray"]:
         return {k: (z[k].astype(np.float32) if z[k].dtype == np.float16 else z[k]) for k in z.files}
 
 
-def gelu(x: "np.ndarray") -> "np.ndarray":
+def gelu(x: np.ndarray) -> np.ndarray:
     """GELU, tanh form (the heads are trained with ``nn.GELU(approximate="tanh")``)."""
     import numpy as np
 

@@ -15,18 +15,19 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from agent.core.face_state import FaceState
 from render.avatar import sdf
 from render.avatar.rig import SIGNS, Rig
 from render.avatar.styles import Style
 from render.batching import BatchSplitter
-from render.face_state import FaceState
 
 HEAD_Y = 0.04  # canvas height of the head centre
 ZOOM = 1.30  # canvas units per head unit
@@ -42,10 +43,10 @@ LASH = (0.10, 0.07, 0.07)
 def _per_thread(name: str) -> property:
     """Per-batch drawing state kept per thread, so two threads can render at once."""
 
-    def get(self: "AvatarRenderer") -> Any:
+    def get(self: AvatarRenderer) -> Any:
         return getattr(self._local, name)
 
-    def put(self: "AvatarRenderer", value: Any) -> None:
+    def put(self: AvatarRenderer, value: Any) -> None:
         setattr(self._local, name, value)
 
     return property(get, put)
@@ -266,7 +267,7 @@ class AvatarRenderer:
 
     def _ears(self, front: bool) -> None:
         st, rig, t = self.style, self._rig, self._t
-        for k, sg in enumerate(SIGNS):
+        for sg in SIGNS:
             phi = sg * (math.pi / 2 + 0.10) + rig.yaw
             ex = np.sin(phi) * st.head_w * 0.98 + np.sign(np.sin(phi)) * 0.02
             ez = np.cos(phi)
@@ -385,11 +386,12 @@ class AvatarRenderer:
             self._paint(reg, sdf.coverage(wing, self.aa) * 0.45, self._colour(st.skin, 0.55))
         # the nose wrinkles of disgust (AU9)
         if float(sneer.max()) > 0.01:
-            d = None
+            d: torch.Tensor | None = None
             for y in (0.055, 0.075, 0.095):
                 line = (lv - y - 0.005 * torch.cos(lu * 110)).abs() - 0.0024
                 line = torch.maximum(line, lu.abs() - 0.032)
                 d = line if d is None else torch.minimum(d, line)
+            assert d is not None
             self._paint(reg, sdf.coverage(d, self.aa) * t(np.clip(0.8 * sneer, 0, 0.8)),
                         self._colour(st.skin, 0.55))
 
@@ -478,7 +480,7 @@ class AvatarRenderer:
                               sdf.segment(lu, lv, 0.018, -0.03, 0.012, 0.015)) - 0.003
             self._paint(reg, sdf.coverage(d, self.aa) * t(np.clip(0.7 * down, 0, 0.7)),
                         self._colour(st.skin, 0.58))
-            d = None
+            d = None  # type: ignore[assignment]  # the wrinkles' union, built below
             for y in (0.07, 0.105):
                 line = (lv - y - 0.012 * torch.cos(lu * 25)).abs() - 0.0025
                 line = torch.maximum(line, lu.abs() - 0.11)
@@ -614,6 +616,7 @@ class AvatarRenderer:
                 q = rig.project(sg * dx, dy, head_w=st.head_w)
                 c = sdf.circle(u - t(q.x), v - t(q.y), 0.0055)
                 d = c if d is None else torch.minimum(d, c)
+            assert d is not None
             self._paint(reg, sdf.coverage(d, self.aa) * 0.5, self._colour((0.62, 0.36, 0.24)))
 
     def _hair_front(self) -> None:
@@ -652,7 +655,7 @@ class AvatarRenderer:
         st, rig, t = self.style, self._rig, self._t
         colour = self._colour(st.accent)
         rims = []
-        for k, sg in enumerate(SIGNS):
+        for sg in SIGNS:
             p = rig.project(sg * st.eye_gap, 0.0, 0.46, head_w=st.head_w)
             rims.append(p)
             reg = self._region(p.x, p.y, 0.12, 0.08)

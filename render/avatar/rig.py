@@ -8,12 +8,12 @@ character's *Right* in ARKit names.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
-from render.face_state import INDEX, FaceState
+from agent.core.face_state import INDEX, FaceState
 
 # depth of the head ellipsoid (head units); features ride on it when the head turns
 DEPTH = 0.42

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 Rgb = tuple[float, float, float]
 HairCut = Literal["long", "crop", "bob", "buzz", "bun"]
@@ -104,4 +104,4 @@ def resolve(avatar: object) -> Style:
     accessory = getattr(avatar, "accessory", None)
     if accessory is not None:
         changes["accessory"] = accessory
-    return replace(style, **changes)
+    return replace(style, **changes)  # type: ignore[arg-type]  # keys are Style fields, values checked above

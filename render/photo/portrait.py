@@ -8,10 +8,11 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from agent.errors import UserError
+from agent.core.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def load_portrait(source: str | Path | np.ndarray, size: tuple[int, int] = (512,
     return _frame(image, face, size, name)
 
 
-def _detect(image: np.ndarray, landmarker: object | None) -> list:
+def _detect(image: np.ndarray, landmarker: Any | None) -> list[Any]:
     if landmarker is not None:
         return landmarker.detect(image)
     from perception.face import FaceLandmarker
@@ -130,7 +131,7 @@ def _frame(image: np.ndarray, face, size: tuple[int, int], name: str) -> Portrai
     scale = FACE_SHARE * h / max(1.0, y1 - y0)
     tx = w / 2 - scale * (x0 + x1) / 2
     ty = FACE_CENTRE_Y * h - scale * (y0 + y1) / 2
-    m = np.float32([[scale, 0, tx], [0, scale, ty]])
+    m = np.array([[scale, 0, tx], [0, scale, ty]], np.float32)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     framed = cv2.warpAffine(image, m, (w, h), flags=interp, borderMode=cv2.BORDER_REPLICATE)
     points = np.empty((len(px), 3), np.float32)

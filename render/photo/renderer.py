@@ -11,18 +11,26 @@ mouth's inside and the closing lids are painted on top.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import numpy as np
 
+from agent.core.face_state import INDEX, FaceState, stack
 from render.batching import BatchSplitter
-from render.face_state import INDEX, FaceState, stack
 from render.photo import landmarks as L
 from render.photo.mesh import build_mesh
 from render.photo.portrait import Portrait, load_portrait
-from render.photo.rig import (FACE_WIDTH_M, TRANSLATION_LIMIT, blendshape_basis, effective_weights,
-                              gaze_vector, head_motion, own_expression)
+from render.photo.rig import (
+    FACE_WIDTH_M,
+    TRANSLATION_LIMIT,
+    blendshape_basis,
+    effective_weights,
+    gaze_vector,
+    head_motion,
+    own_expression,
+)
 from render.photo.synth import _gap, paint_lids, paint_mouth, palette
 
 log = logging.getLogger(__name__)
@@ -35,7 +43,7 @@ HALO_FOLLOW = 0.5  # share of the head's motion the ring around the face takes
 class PhotoRenderer:
     """Renders ``FaceState`` batches on a portrait; see the module docstring."""
 
-    def __init__(self, photo: "str | Path | np.ndarray | Portrait | object", size: tuple[int, int] = (512, 512),
+    def __init__(self, photo: Any, size: tuple[int, int] = (512, 512),
                  device: str | None = None, threads: int | None = None, face_index: int | None = None,
                  landmarker: object | None = None) -> None:
         """``photo``: a path (``PATH#N`` picks face N from the left), an RGB array, a loaded
@@ -44,7 +52,7 @@ class PhotoRenderer:
 
         self.size = (int(size[0]), int(size[1]))
         if not isinstance(photo, (str, Path, np.ndarray, Portrait)):
-            photo = getattr(photo, "photo")
+            photo = photo.photo
         self.portrait = photo if isinstance(photo, Portrait) else load_portrait(
             photo, self.size, face_index=face_index, landmarker=landmarker)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -66,7 +74,8 @@ class PhotoRenderer:
         self._follow[:m.n_face] = 1.0
         self._follow[m.halo] = HALO_FOLLOW
         face_w = float(np.ptp(p.points[list(L.FACE_OVAL), 0]))
-        self._pivot = np.array([m.centre[0], m.centre[1], float(np.median(self._points3[:m.n_face, 2])) + 0.55 * face_w])
+        depth = float(np.median(self._points3[:m.n_face, 2])) + 0.55 * face_w
+        self._pivot = np.array([m.centre[0], m.centre[1], depth])
         self._px_per_m = face_w / FACE_WIDTH_M
         self._iris = {s: torch.from_numpy(self._iris_field(s)).to(self.device) for s in L.SIDES}
         x0, y0, x1, y1 = m.roi

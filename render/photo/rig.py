@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from render.face_state import BLENDSHAPES, INDEX
+from agent.core.face_state import BLENDSHAPES, INDEX
 from render.photo import landmarks as L
 
 EXTRA = ("seal",)  # closes the gap a photo's own parted lips show (lips pressed or closed)

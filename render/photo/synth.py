@@ -75,7 +75,8 @@ def palette(image: np.ndarray, xy: np.ndarray) -> Palette:
     own = _median_in(image, [inner])  # a smile that shows teeth: use their colour
     if own is not None and float(own @ np.array([0.299, 0.587, 0.114])) > 0.8 * lum:
         bright_px = image[_mask(image, inner) > 0].astype(np.float32)
-        keep = bright_px @ np.array([0.299, 0.587, 0.114]) >= np.percentile(bright_px @ np.array([0.299, 0.587, 0.114]), 60)
+        luma = bright_px @ np.array([0.299, 0.587, 0.114])
+        keep = luma >= np.percentile(luma, 60)
         teeth = np.median(bright_px[keep], axis=0) * 0.95
     return Palette(cavity=tuple((lip * 0.3).tolist()),
                    teeth=tuple(teeth.tolist()),
@@ -131,7 +132,8 @@ def paint_mouth(frame: np.ndarray, xy: np.ndarray, rest_gap: float, iod: float, 
                 (int(axes[0] * 8), int(axes[1] * 8)), 0, 180, 360, pal.tongue, -1, cv2.LINE_AA, SUB)
     cv2.fillPoly(inside, [_pts(_band(up[1:-1], axis_y, tooth), origin)], pal.teeth, cv2.LINE_AA, SUB)
     lower_h = min(0.045 * iod, 0.22 * max(gap, 1.0))
-    cv2.fillPoly(inside, [_pts(_band(lo[2:-2], -axis_y, lower_h), origin)], tuple(c * k for c, k in zip(pal.teeth, (0.78, 0.72, 0.66))),
+    shaded = tuple(c * k for c, k in zip(pal.teeth, (0.78, 0.72, 0.66)))
+    cv2.fillPoly(inside, [_pts(_band(lo[2:-2], -axis_y, lower_h), origin)], shaded,
                  cv2.LINE_AA, SUB)
     inside = cv2.GaussianBlur(inside, (0, 0), max(0.5, 0.006 * iod))
     mask = np.zeros(patch.shape[:2], np.uint8)

@@ -54,7 +54,7 @@ class FaceState:
     def __getitem__(self, name: str) -> float:
         return float(self.weights[INDEX[name]])
 
-    def with_weights(self, **named: float) -> "FaceState":
+    def with_weights(self, **named: float) -> FaceState:
         w = self.weights.copy()
         for name, value in named.items():
             w[INDEX[name]] = np.clip(value, 0.0, 1.0)
@@ -70,7 +70,7 @@ class FaceState:
                 "gaze": [round(x, 4) for x in self.gaze], "speaking": self.speaking}
 
 
-def stack(states: "list[FaceState]") -> dict[str, np.ndarray]:
+def stack(states: list[FaceState]) -> dict[str, np.ndarray]:
     """A batch of states as arrays: weights (N, 52), head (N, 3), translation (N, 3), gaze (N, 2)."""
     return {
         "weights": np.stack([s.weights for s in states]).astype(np.float32),

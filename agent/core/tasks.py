@@ -62,7 +62,7 @@ class TaskOwner:
                         self.name, len(stuck), deadline, ", ".join(stuck))
         return stuck
 
-    async def __aenter__(self) -> "TaskOwner":
+    async def __aenter__(self) -> TaskOwner:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

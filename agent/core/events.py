@@ -154,6 +154,14 @@ class UserPresence(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class InputEnded(Event):
+    """An input stage ran out (a file consumed, stdin closed). Data lane: it comes after what
+    the input said, so the session answers that before it ends."""
+
+    source: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserText(Event):
     """Typed input (no microphone, or `agent chat`)."""
 
@@ -162,6 +170,32 @@ class UserText(Event):
 
 
 # ---------------------------------------------------------------- agent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionStarted(Event):
+    """What this session runs with: the persona, its language and the models of each stage."""
+
+    persona: str
+    language: str
+    stages: dict[str, str] = field(default_factory=dict)  # stage -> model or device
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentGaze(Event):
+    """Where the agent looks: at the user (their face's position in the camera image, each axis
+    in [-1, 1]) or, with no one there, ahead (``None``)."""
+
+    target: tuple[float, float] | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Prompt(Event):
+    """The messages the LLM is given for a reply, in order (after the cached prefix comes what
+    changes each turn)."""
+
+    pii: ClassVar[tuple[str, ...]] = ("messages",)
+    messages: tuple[tuple[str, str], ...]  # (role, content)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -237,6 +271,12 @@ class TurnLatency(Event):
     llm_first_sentence: float | None = None
     first_audio: float | None = None
     total: float | None = None
+
+    @classmethod
+    def of(cls, turn: int, spans: dict[str, float]) -> TurnLatency:
+        """From ``TurnTimes.spans()``: the stages that happened, rounded to 0.1 ms."""
+        known = {f.name for f in fields(cls)}
+        return cls(turn=turn, **{k: round(v, 4) for k, v in spans.items() if k in known})  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,8 +2,8 @@
 
 Subscribers get their own ``Channel`` with the overflow policy they declare, so a slow
 subscriber can only lose (or delay) its own events. Control events (``Lane.CONTROL``) reach every
-subscription whatever its type filter, overtake its data and are never dropped. Observers are plain callables run inline for
-metrics and logging; one that raises is disabled and logged once.
+subscription whatever its type filter, overtake its data and are never dropped. Observers are
+plain callables run inline for metrics and logging; one that raises is disabled and logged once.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from agent.channel import Channel, Overflow
-from agent.events import Event, Lane, StageLatency
+from agent.core.channel import Channel, Overflow
+from agent.core.events import Event, Lane, StageLatency
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ def _portraits() -> list[np.ndarray]:
     for image, (x0, y0, x1, y1) in faces:
         side = int(max(x1 - x0, y1 - y0) * 1.8)
         cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
-        m = np.float32([[1, 0, side / 2 - cx], [0, 1, side / 2 - cy]])
+        m = np.array([[1, 0, side / 2 - cx], [0, 1, side / 2 - cy]], np.float32)
         tiles.append(cv2.warpAffine(image, m, (side, side), borderMode=cv2.BORDER_REFLECT))
     return tiles
 
@@ -54,7 +54,8 @@ def frames(n: int, faces: int = 1, seed: int = 0) -> list[np.ndarray]:
             tile = tiles[k % len(tiles)]
             size = 260 if k == 0 else 200
             t = cv2.resize(tile, (size, size), interpolation=cv2.INTER_AREA)
-            cx = (w // 2 if faces == 1 else (170 if k == 0 else 470)) + int(8 * np.sin(i / 5)) + int(rng.integers(-2, 3))
+            cx = (w // 2 if faces == 1 else (170 if k == 0 else 470)) + int(8 * np.sin(i / 5))
+            cx += int(rng.integers(-2, 3))
             cy = h // 2 + int(rng.integers(-2, 3))
             x0, y0 = cx - size // 2, cy - size // 2  # always inside the 640×480 frame
             img[y0:y0 + size, x0:x0 + size] = t

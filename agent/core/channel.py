@@ -116,7 +116,7 @@ class Channel(Generic[T]):
     def __len__(self) -> int:
         return len(self._data) + len(self._control)
 
-    def __aiter__(self) -> "Channel[T]":
+    def __aiter__(self) -> Channel[T]:
         return self
 
     async def __anext__(self) -> T:

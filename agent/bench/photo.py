@@ -15,7 +15,8 @@ BATCH = 16
 
 def talking_states(n: int, seed: int = 0) -> list:
     """``n`` frames of a face that talks, blinks and moves its head (deterministic)."""
-    from render.face_state import FaceState, INDEX
+    from agent.core.affect import vad3
+    from agent.core.face_state import INDEX, FaceState
     from render.lipsync import POSES
 
     rng = np.random.default_rng(seed)
@@ -24,8 +25,9 @@ def talking_states(n: int, seed: int = 0) -> list:
         w = POSES[k % len(POSES)].copy()
         if k % 40 in (20, 21, 22):
             w[INDEX["eyeBlinkLeft"]] = w[INDEX["eyeBlinkRight"]] = (1.0, 0.8, 0.4)[k % 40 - 20]
-        head = tuple(float(x) for x in 0.08 * np.sin(k / 15.0 + np.array([0.0, 1.0, 2.0])))
-        out.append(FaceState(t=k / 30, weights=w, head=head, gaze=tuple(rng.normal(0, 0.05, 2).tolist()),
+        head = vad3(0.08 * np.sin(k / 15.0 + np.array([0.0, 1.0, 2.0])))
+        gx, gy = rng.normal(0, 0.05, 2).tolist()
+        out.append(FaceState(t=k / 30, weights=w, head=head, gaze=(gx, gy),
                              speaking=True))
     return out
 
