@@ -69,10 +69,21 @@ class PipelineOptions:
     keyboard: bool = True  # without a microphone, read typed turns from stdin
     speakers: bool = True  # live conversation: play through the speakers (else a virtual clock)
     record_fallback: bool = True  # live with no video output at all: record to session-<persona>.mp4
+    # devices a caller brings (a browser's WebRTC tracks in ``agent serve``): used instead of the
+    # machine's microphone, speakers, camera and video outputs
+    audio_source: Any = None  # perception.audio_source.AudioSource
+    audio_output: AudioOutput | None = None
+    video_source: Any = None  # perception.video_source's recv() -> VideoFrame | None
+    video_sinks: list[Sink] = field(default_factory=list)
 
     @property
     def from_files(self) -> bool:
         return self.input_audio is not None or self.input_video is not None
+
+    @property
+    def brought(self) -> bool:
+        """The caller brings the devices: nothing of this machine's is opened."""
+        return self.audio_source is not None or self.audio_output is not None
 
 
 @dataclass
@@ -275,7 +286,7 @@ async def _conversation(p: Pipeline, persona: Persona, opts: PipelineOptions, bu
     llm = await models.llm(persona, opts.llm_backend, p.notices.append)
     p.dialogue = Dialogue(persona, llm)
     p.understanding = await asyncio.to_thread(Understanding.for_persona, persona)
-    p.typed_input = opts.keyboard and not opts.from_files
+    p.typed_input = opts.keyboard and not opts.from_files and not opts.brought
     p.greet = not opts.from_files
     if opts.mode == "text":
         p.ends_with = ("keyboard",)
@@ -288,7 +299,7 @@ async def _conversation(p: Pipeline, persona: Persona, opts: PipelineOptions, bu
 
         p.turns = await asyncio.to_thread(listen, bus, p.hearing)
     p.typed_input = p.typed_input and p.hearing is None
-    if opts.from_files:  # the session lasts as long as its input files
+    if opts.from_files or opts.brought:  # the session lasts as long as its inputs
         p.ends_with = ("hearing", "seeing")
     if p.typed_input:
         p.notices.append("no microphone: type to the agent (one line per turn; Ctrl-D ends)")
@@ -305,7 +316,7 @@ def _face(p: Pipeline, persona: Persona, opts: PipelineOptions, bus: EventBus) -
     if opts.mode == "mirror":
         return
     record = opts.output
-    if record is None and not p.live_sinks and not opts.from_files and opts.record_fallback:
+    if record is None and not p.live_sinks and not opts.from_files and not opts.brought and opts.record_fallback:
         record = Path(os.environ.get("AGENT_RECORD_DIR", ".")) / f"session-{persona.name}.mp4"
         p.notices.append(f"no virtual camera and no display: recording the session to {record}")
     if record is not None:
@@ -322,6 +333,8 @@ def _face(p: Pipeline, persona: Persona, opts: PipelineOptions, bus: EventBus) -
 def _audio_output(opts: PipelineOptions, notices: list[str], rate: int) -> AudioOutput:
     from agent.audio_out import DeviceAudioOutput, VirtualClockOutput
 
+    if opts.audio_output is not None:
+        return opts.audio_output
     if opts.from_files or not opts.speakers:
         return VirtualClockOutput(rate, realtime=opts.realtime, keep_audio=False)
     try:
@@ -339,9 +352,11 @@ def _hearing(opts: PipelineOptions, bus: EventBus, notices: list[str], models: M
     from perception.vad import SileroVad
     from perception.voice_affect import VoiceAffect
 
-    if opts.input_audio is not None:
-        source: Any = FileAudioSource(opts.input_audio, realtime=opts.realtime)
-    elif opts.from_files or not opts.microphone:
+    if opts.audio_source is not None:
+        source: Any = opts.audio_source
+    elif opts.input_audio is not None:
+        source = FileAudioSource(opts.input_audio, realtime=opts.realtime)
+    elif opts.from_files or opts.brought or not opts.microphone:
         return None
     else:
         try:
@@ -355,9 +370,12 @@ def _hearing(opts: PipelineOptions, bus: EventBus, notices: list[str], models: M
 
 
 def _seeing(opts: PipelineOptions, bus: EventBus, notices: list[str]) -> Seeing | None:
-    if opts.from_files and opts.input_video is None:
+    from perception.seeing import FaceAnalyzer, Seeing, build_seeing
+
+    if opts.video_source is not None:
+        return Seeing(bus, opts.video_source, FaceAnalyzer(model_path=opts.face_model))
+    if (opts.from_files and opts.input_video is None) or opts.brought:
         return None
-    from perception.seeing import build_seeing
 
     realtime = opts.realtime
     if opts.mode == "mirror":  # a file read into a file goes frame by frame; live keeps the newest
@@ -386,8 +404,8 @@ def _live_sinks(opts: PipelineOptions, notices: list[str]) -> list[Sink]:
     with neither ``--output`` nor a window must have the virtual camera."""
     import render.sinks as sinks_module
 
-    if opts.mode == "conversation" and opts.from_files:
-        return []
+    if opts.mode == "conversation" and (opts.from_files or opts.brought):
+        return list(opts.video_sinks)
     fps, size = opts.fps, opts.size
     wanted: list[tuple[bool, Callable[[], Sink]]] = [
         (opts.virtual_camera, lambda: sinks_module.VirtualCameraSink(fps, size)),
@@ -397,7 +415,7 @@ def _live_sinks(opts: PipelineOptions, notices: list[str]) -> list[Sink]:
         output = opts.output
         if output is not None:
             wanted.insert(0, (True, lambda: sinks_module.VideoFileSink(output, fps, size)))
-    out: list[Sink] = []
+    out: list[Sink] = list(opts.video_sinks)
     try:
         for want, make in wanted:
             if not want:

@@ -170,6 +170,13 @@ def _barge(suite: Suite, opts: BenchOptions, asr: object, vad: object, rng: np.r
                 outcomes.append("held" if first is None else first.outcome)
                 if first is not None and first.outcome == "resumed":
                     pauses.append((first.settled_at - first.decided_at) * 1000)
+        wall = []  # the same lines once more at real-time pace: on the wall clock, as live
+        for line in lines:
+            first = _listen(agent, says[0](line), asr, vad, rng, realtime=True)
+            if first is not None and first.outcome == "interrupt" and first.wall_decided is not None:
+                wall.append((first.wall_decided - first.wall_onset) * 1000)
+        if wall:
+            suite.timings.append(Timing(f"barge-in: agent quiet after onset, {name} (wall clock)", wall, "ms"))
         if quiet_after:
             suite.timings.append(Timing(f"barge-in: agent quiet after onset, {name} (input clock)", quiet_after, "ms"))
             suite.timings.append(Timing(f"barge-in looks, {name} (compute)", looks, "ms"))
@@ -207,14 +214,15 @@ def _mix_echo(agent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _listen(agent: np.ndarray, user: np.ndarray | None, asr: object, vad: object,
-            rng: np.random.Generator) -> Any:
+            rng: np.random.Generator, realtime: bool = False) -> Any:
     """Hearing while the agent speaks and the user says ``user``; → the first time it made the
-    agent go quiet (``BargeInRecord``), or None."""
-    return asyncio.run(_listen_async(agent, user, asr, vad, int(rng.integers(1 << 30))))
+    agent go quiet (``BargeInRecord``), or None. ``realtime``: the room plays at the pace it
+    was spoken, so the record's wall-clock times count as live ones do."""
+    return asyncio.run(_listen_async(agent, user, asr, vad, int(rng.integers(1 << 30)), realtime))
 
 
 async def _listen_async(agent: np.ndarray, user: np.ndarray | None, asr: object, vad: object,
-                        seed: int) -> Any:
+                        seed: int, realtime: bool = False) -> Any:
     from agent.bench.speech import TalkOver
     from agent.core.bus import EventBus
     from agent.turn_taking import listen
@@ -223,13 +231,16 @@ async def _listen_async(agent: np.ndarray, user: np.ndarray | None, asr: object,
 
     bus = EventBus()
     echo = EchoReference()
-    room = TalkOver(bus, echo, agent, AGENT_AT, user, USER_AT, seed=seed)
+    room = TalkOver(bus, echo, agent, AGENT_AT, user, USER_AT, seed=seed, realtime=realtime)
     hearing = Hearing(bus, room, asr, vad, None, echo)
     turns = listen(bus, hearing)
     room.on_interrupt = lambda: setattr(turns, "agent_speaking", False)
     turns.agent_speaking = True
     await hearing.run()
-    return turns.barge_ins[0] if turns.barge_ins else None
+    first = turns.barge_ins[0] if turns.barge_ins else None
+    if first is not None and realtime:  # the user's first sample, captured in the room's time
+        first.wall_onset = room.origin + USER_AT
+    return first
 
 
 def _face(opts: BenchOptions, suite: Suite) -> None:

@@ -129,11 +129,13 @@ class TalkOver:
     def __init__(self, bus: Any, echo: Any, agent: np.ndarray, agent_at: float, user: np.ndarray | None = None,
                  user_at: float = 0.0, *, delay: float = 0.06, echo_gain: float = 0.5, user_gain: float = 0.5,
                  noise_db: float | None = -45.0, seed: int | np.random.Generator = 0, heard_echo: bool = True,
-                 tail: float = 1.5) -> None:
+                 tail: float = 1.5, realtime: bool = False) -> None:
         from agent.core import events as ev
 
         self.origin = 0.0
-        self.realtime = False  # frames as fast as they are taken: decisions on the input clock only
+        # realtime: frames come at the pace they were spoken (the wall clock counts, as live);
+        # else as fast as they are taken (decisions on the input clock only)
+        self.realtime = realtime
         self.echo, self.agent, self.heard_echo = echo, np.asarray(agent, np.float32), heard_echo
         end = agent_at + len(agent) / SAMPLE_RATE
         if user is not None:
@@ -155,7 +157,18 @@ class TalkOver:
         self._pos = 0
         self._said = 0  # samples of the agent's line played up to the current stop
         self._playing_since: tuple[int, int] | None = None  # (sample it started at, offset in the line)
-        self._play(int(round(agent_at * SAMPLE_RATE)), 0)
+        self._agent_at = int(round(agent_at * SAMPLE_RATE))
+        self._started = False
+        if not realtime:  # on the input clock from 0; a paced room starts when first listened to
+            self._start()
+
+    def _start(self) -> None:
+        self._started = True
+        if self.realtime:
+            import time
+
+            self.origin = time.monotonic()
+        self._play(self._agent_at, 0)
 
     def _wet(self, audio: np.ndarray) -> np.ndarray:
         from scipy.signal import fftconvolve, lfilter
@@ -167,7 +180,7 @@ class TalkOver:
         self._speaker[at:] = 0.0
         self._speaker[at:at + len(rest)] = rest
         self._playing_since = (at, offset)
-        self.echo.push(rest, SAMPLE_RATE, at / SAMPLE_RATE)
+        self.echo.push(rest, SAMPLE_RATE, self.origin + at / SAMPLE_RATE)
 
     def _stop(self) -> None:
         if self._playing_since is not None:
@@ -186,8 +199,13 @@ class TalkOver:
             self._play(self._pos, self._said)
 
     async def recv(self) -> Any:
+        import asyncio
+        import time
+
         from perception.audio_source import AudioFrame
 
+        if not self._started:
+            self._start()
         while (event := self._sub.channel.get_nowait()) is not None:
             self._kinds[type(event)]()
         if self._pos + FRAME > len(self._near):
@@ -202,6 +220,8 @@ class TalkOver:
             frame[FRAME - len(wet[-FRAME:]):] += self._scale * wet[-FRAME:]
         out = AudioFrame(np.clip(frame, -1.0, 1.0).astype(np.float32), self._pos / SAMPLE_RATE)
         self._pos += FRAME
+        if self.realtime:
+            await asyncio.sleep(max(0.0, self.origin + out.end - time.monotonic()))
         return out
 
     async def aclose(self) -> None:
