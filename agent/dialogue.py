@@ -10,7 +10,8 @@ user did not hear into the agent's memory.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from agent.core.affect import FusedAffect
 from agent.core.stages import LLM, Message
@@ -41,34 +42,65 @@ def emotion_in_words(emotion: Emotion) -> str:
 FIRST_CLAUSE_WORDS = 4
 
 
-class Dialogue:
-    """One conversation's dialogue state for one persona."""
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One exchange as the dialogue remembers it: the user's words, what the agent knew at that
+    moment (its note), and the part of its reply the user heard."""
 
-    def __init__(self, persona: Persona, llm: LLM, history_turns: int = 6) -> None:
+    user: str
+    note: str
+    reply: str
+
+
+class Dialogue:
+    """One conversation's dialogue state for one persona.
+
+    The prompt is laid out for prefix caching (llama.cpp, Ollama and vLLM reuse a cached prefix):
+    what is fixed for the session first (the persona, its language), then the history — each past
+    turn with the note it had, unchanged — then the new turn and its note (the chosen emotion,
+    the user's cues, what was recalled). Nothing that changes per turn sits above the history, so
+    each turn costs only its own new tokens."""
+
+    def __init__(self, persona: Persona, llm: LLM, history_turns: int = 24) -> None:
         self.persona = persona
         self.llm = llm
-        self.history: deque[tuple[str, str]] = deque(maxlen=max(1, history_turns))
+        self.history: deque[Turn] = deque(maxlen=max(1, history_turns))
+        self._note = ""  # the note of the turn being answered
 
     @property
     def last_reply(self) -> str:
-        return self.history[-1][1] if self.history else ""
+        return self.history[-1].reply if self.history else ""
 
-    def messages(self, user_text: str, emotion: Emotion, affect: FusedAffect | None) -> list[Message]:
-        """The prompt: persona, language, chosen emotion, the user's cues, history, the new turn."""
+    def system(self) -> str:
+        """The fixed part: the persona's prompt and its language (the same every turn)."""
         p = self.persona
         language = _LANGUAGES.get(p.language.split("-")[0], p.language)
-        system = [p.system_prompt.strip(), f"Always answer in {language}."]
-        system.append(f"Right now you feel {emotion_in_words(emotion)}. Let that feeling show in "
-                      f"your wording and tone; do not name the emotion or describe yourself.")
+        return (f"{p.system_prompt.strip()} Always answer in {language}. Each turn comes with a note "
+                f"of how you feel and what you notice, for you alone: let it show in your wording and "
+                f"tone, never name it or read it out.")
+
+    def note(self, emotion: Emotion, affect: FusedAffect | None, recalled: Sequence[str] = ()) -> str:
+        """What changes each turn: the chosen emotion, the user's cues, what was recalled."""
+        parts = [f"You feel {emotion_in_words(emotion)}."]
         if affect is not None and affect.confidence > 0.0 and affect.cues:
-            system.append(f"What you notice about the user (not said aloud): {affect.cues}.")
-        out = [Message("system", " ".join(system))]
-        for user, reply in self.history:
-            if user:  # the greeting opens the history with no user turn
-                out.append(Message("user", user))
-            if reply:
-                out.append(Message("assistant", reply))
-        out.append(Message("user", user_text))
+            parts.append(f"You notice: {affect.cues}.")
+        if recalled:
+            parts.append("You remember: " + "; ".join(r.strip().rstrip(".") for r in recalled) + ".")
+        return " ".join(parts)
+
+    def messages(self, user_text: str, emotion: Emotion, affect: FusedAffect | None,
+                 recalled: Sequence[str] = ()) -> list[Message]:
+        """The prompt: the fixed system text, the history with its notes, the new turn, its note."""
+        out = [Message("system", self.system())]
+        for turn in self.history:
+            if turn.user:  # the greeting opens the history with no user turn
+                out.append(Message("user", turn.user))
+                if turn.note:
+                    out.append(Message("system", turn.note))
+            if turn.reply:
+                out.append(Message("assistant", turn.reply))
+        self._note = self.note(emotion, affect, recalled)
+        out += [Message("user", user_text), Message("system", self._note)]
         return out
 
     async def stream_reply(self, user_text: str, emotion: Emotion,
@@ -89,5 +121,7 @@ class Dialogue:
         return " ".join([s async for s in self.stream_reply(user_text, emotion, affect)])
 
     def commit(self, user_text: str, heard_reply: str) -> None:
-        """Remember the turn: the user's words and only the part of the reply that was heard."""
-        self.history.append((user_text, heard_reply.strip()))
+        """Remember the turn: the user's words, its note, and only the part of the reply that
+        was heard."""
+        self.history.append(Turn(user_text, self._note if user_text else "", heard_reply.strip()))
+        self._note = ""

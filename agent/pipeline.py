@@ -455,7 +455,7 @@ async def warm_up(p: Pipeline) -> None:
             p.renderer.render([FaceState()])
 
     await asyncio.to_thread(models)
-    if p.dialogue is not None:
-        async for _ in p.dialogue.llm.stream([Message("system", p.persona.system_prompt),
+    if p.dialogue is not None:  # the fixed prefix is evaluated once, here: every turn reuses it
+        async for _ in p.dialogue.llm.stream([Message("system", p.dialogue.system()),
                                               Message("user", "Hi")], max_tokens=2):
             pass

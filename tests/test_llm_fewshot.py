@@ -19,7 +19,7 @@ def test_prompt_is_header_then_history_then_the_personas_tag():
     )
     lines = prompt.split("\n")
     assert lines[0].startswith("The following is a friendly conversation between User and Ada.")
-    assert "You are Ada, a patient tutor. Speak warmly." in lines[0]
+    assert "You are Ada, a patient tutor." in lines[0] and "Speak warmly" not in prompt  # a turn's note
     assert lines[-4:] == ["User: Hi!", "Ada: Hello, what shall we learn?", "User: Fractions, please.", "Ada:"]
     examples = lines[2:-4]
     assert len(examples) >= 4 and all(line.startswith(("User: ", "Ada: ")) for line in examples)

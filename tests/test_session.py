@@ -28,7 +28,7 @@ def make_parts(espeak, reply, realtime, recording=None):
 
 
 def committed(parts):
-    return list(parts.dialogue.history)
+    return [(t.user, t.reply) for t in parts.dialogue.history]
 
 
 async def collect(bus: EventBus):

@@ -70,7 +70,7 @@ async def test_an_acknowledgement_lets_the_agent_talk_on_and_a_question_stops_it
     # (its words as Whisper tiny hears espeak: the start is sure, the rest varies by CPU)
     assert len(turns) == 1 and turns[0].text.lower().startswith("wait, stop"), [t.text for t in turns]
     history = list(parts.dialogue.history)  # what the agent said, then the user's turn
-    assert [user for user, _ in history] == ["", turns[0].text]
+    assert [turn.user for turn in history] == ["", turns[0].text]
     replies = [e for e in seen if isinstance(e, ev.UtteranceEnded)]
     assert len(replies) == 2 and not replies[1].interrupted
     assert np.isfinite([at(e) for e in seen]).all()

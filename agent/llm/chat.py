@@ -31,8 +31,10 @@ CallKwargs = Callable[[int, list[str]], dict[str, Any]]
 def _to_langchain(messages: Sequence[Message]) -> list[BaseMessage]:
     from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+    from agent.llm.notes import notes_into_user
+
     kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
-    return [kinds[m.role](content=m.content) for m in messages]
+    return [kinds[m.role](content=m.content) for m in notes_into_user(messages)]
 
 
 class ChatBackend:

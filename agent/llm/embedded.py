@@ -9,6 +9,7 @@ consumer goes away. A base model (no chat template in the GGUF) is prompted few-
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import ctypes
 import logging
@@ -23,6 +24,7 @@ from agent.core.errors import BackendUnavailable, MissingDependency, UserError
 from agent.core.stages import Message
 from agent.llm import fewshot
 from agent.llm.bundled import bundled_gguf
+from agent.llm.notes import notes_into_user
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -128,6 +130,8 @@ class EmbeddedLLM:
         self._max_tokens = max_tokens
         self._seed = seed
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="llm-embedded")
+        # prompt tokens llama.cpp evaluated per reply (the rest came from its KV cache)
+        self.evaluated: collections.deque[int] = collections.deque(maxlen=1000)
         self._closed = False
 
     async def stream(
@@ -182,6 +186,7 @@ class EmbeddedLLM:
         cleaner = fewshot.ReplyCleaner()
         if self.is_base_model:
             prompt = self._fit(messages, max_tokens)
+            self._count_evaluated(prompt)
             chunks = self._llama.create_completion(
                 prompt,
                 max_tokens=max_tokens,
@@ -195,7 +200,8 @@ class EmbeddedLLM:
                 yield cleaner.feed(chunk["choices"][0]["text"])  # type: ignore[index]
         else:
             chat: Any = self._llama.create_chat_completion(
-                messages=[{"role": m.role, "content": m.content} for m in messages],  # type: ignore[misc]
+                messages=[{"role": m.role, "content": m.content}  # type: ignore[misc]
+                          for m in notes_into_user(messages)],
                 max_tokens=max_tokens,
                 stop=stop or None,
                 temperature=self._temperature,
@@ -205,18 +211,32 @@ class EmbeddedLLM:
             for chunk in chat:
                 yield cleaner.feed(chunk["choices"][0]["delta"].get("content") or "")
 
+    def _count_evaluated(self, prompt: str) -> None:
+        """How many of the prompt's tokens llama.cpp will evaluate: those after the longest
+        prefix its KV cache already holds (as ``Llama.generate`` finds it)."""
+        tokens = self._llama.tokenize(prompt.encode("utf-8"), special=True)
+        cached = list(self._llama._input_ids[: self._llama.n_tokens])
+        prefix = 0
+        for a, b in zip(cached, tokens[:-1]):
+            if a != b:
+                break
+            prefix += 1
+        self.evaluated.append(len(tokens) - prefix)
+
     def _fit(self, messages: list[Message], max_tokens: int) -> str:
-        """The few-shot prompt, dropping the oldest turns until it leaves room for the reply."""
+        """The few-shot prompt; when it leaves no room for the reply, the older half of the
+        exchanges goes at once — a cut changes the cached prefix, so it happens seldom."""
         budget = self._llama.n_ctx() - max_tokens
-        keep = list(messages)
+        lead = next((i for i, m in enumerate(messages) if m.role != "system"), len(messages))
+        head, body = list(messages[:lead]), list(messages[lead:])
         while True:
-            prompt = fewshot.build_prompt(keep, self._persona, self.language)
+            prompt = fewshot.build_prompt(head + body, self._persona, self.language)
             if len(self._llama.tokenize(prompt.encode("utf-8"))) <= budget:
                 return prompt
-            turns = [i for i, m in enumerate(keep) if m.role != "system"]
-            if len(turns) <= 1:
+            starts = [i for i, m in enumerate(body) if m.role == "user"]  # where exchanges begin
+            if len(starts) <= 1:
                 raise UserError(f"The message is too long for {self.name} ({N_CTX}-token context); shorten it")
-            del keep[turns[0]]
+            body = body[starts[len(starts) // 2]:]
 
 
 def _load(path: Path, threads: int) -> Llama:
