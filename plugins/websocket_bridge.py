@@ -1,9 +1,13 @@
 """WebSocket bridge: the agent's events and face stream as JSON, for robots and web pages in any
 language, and validated commands back (wire format: ``plugins.wire``, docs/websocket-schema.md).
 
-Safety by default: it binds 127.0.0.1; binding any other interface needs a token (the settings
-refuse otherwise), which a client gives as ``?token=`` in the URL or in a first ``auth``
-message. PII fields (transcripts, affect) are redacted unless ``pii=true``. Each client has its
+Who may connect and who may steer the agent is ``agent.core.access`` (one rule for every
+listener): a browser page whose ``Origin`` is not on ``origins`` (empty by default) is refused at
+the handshake with HTTP 403; a local program (loopback, no ``Origin``) connects and commands
+without a token; anyone else needs the token to connect from another machine and to send
+commands (``?token=`` in the URL or an ``auth`` message). It binds 127.0.0.1; any other interface
+needs a token (the settings refuse otherwise). PII fields (transcripts, affect) are redacted
+unless ``pii=true``. Each client has its
 own bounded outbox (events: drop-new; face: latest wins), so a slow client loses its own
 frames and never slows the agent or the other clients; a message over ``max_size`` closes that
 client with code 1009.
@@ -13,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hmac
-import ipaddress
 import logging
 import os
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, model_validator
 
+from agent.core.access import AccessDenied, AccessPolicy, same_secret
 from agent.core.errors import MissingDependency, UserError
 from agent.core.events import Event
 from agent.core.face_state import FaceState
@@ -31,32 +34,20 @@ from plugins import wire
 from plugins.api import ALL_EVENTS, API_VERSION, Capabilities, Plugin, PluginContext, PluginSettings
 
 log = logging.getLogger(__name__)
-TOKEN_ENV = "AGENT_WS_TOKEN"
-
-
-def _same(given: str, secret: str) -> bool:
-    """Constant-time comparison (bytes: compare_digest refuses non-ASCII str)."""
-    return hmac.compare_digest(given.encode("utf-8"), secret.encode("utf-8"))
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost may resolve to anything
+TOKEN_ENV = "AGENT_WS_TOKEN"  # the bridge's own; $AGENT_TOKEN (every listener's) when unset
 
 
 class WebSocketSettings(PluginSettings):
     host: str = Field("127.0.0.1", description="interface to bind; anything but loopback needs a token")
     port: Annotated[int, Field(ge=0, le=65535, description="TCP port, 0 picks a free one")] = 8765
-    token: SecretStr | None = Field(None, description=f"shared secret; default: ${TOKEN_ENV}")
+    token: SecretStr | None = Field(None, description=f"shared secret; default: ${TOKEN_ENV}, then $AGENT_TOKEN")
+    origins: str = Field("", description="web page origins allowed to connect, joined with '+' "
+                                         "(e.g. http://localhost:8080); none by default")
     events: str = Field(ALL_EVENTS, description="event types to forward, '*' or joined with '+'")
     face_rate: Annotated[float, Field(ge=0.0, le=120.0, description="face frames/s, 0 for none")] = 30.0
     speech: Literal["off", "timings", "audio"] = "off"
     pii: bool = Field(False, description="forward transcripts and affect unredacted")
-    commands: bool = Field(True, description="accept commands from clients")
+    commands: bool = Field(True, description="accept commands (from local programs, or with the token)")
     max_size: Annotated[int, Field(ge=256, le=16 * 2**20, description="largest client message, bytes")] = 65536
     max_clients: Annotated[int, Field(ge=1, le=1000)] = 16
     outbox: Annotated[int, Field(ge=1, le=100_000, description="queued events per client")] = 256
@@ -64,14 +55,19 @@ class WebSocketSettings(PluginSettings):
 
     @model_validator(mode="after")
     def _token_off_localhost(self) -> WebSocketSettings:
-        if not is_loopback(self.host) and self.secret() is None:
+        try:
+            self.policy().check_bind(self.host)
+        except AccessDenied as exc:
             raise ValueError(f"binding {self.host} (not localhost) needs a token: add token=SECRET "
-                             f"or set ${TOKEN_ENV}")
+                             f"or set ${TOKEN_ENV}") from exc
         return self
+
+    def policy(self) -> AccessPolicy:
+        return AccessPolicy.of(self.secret(), self.origins.replace(" ", "+").split("+"))
 
     def secret(self) -> str | None:
         value = self.token.get_secret_value() if self.token is not None else os.environ.get(TOKEN_ENV)
-        return value or None
+        return value or os.environ.get("AGENT_TOKEN") or None
 
     def event_names(self) -> frozenset[str]:
         return frozenset(n for n in self.events.replace("|", "+").replace(" ", "+").split("+") if n)
@@ -79,9 +75,11 @@ class WebSocketSettings(PluginSettings):
 
 @dataclass(eq=False)
 class _Client:
-    """One connection's outbox: bounded events, the newest face frame, and a wake-up flag."""
+    """One connection's outbox: bounded events, the newest face frame, and a wake-up flag;
+    ``may_command``: whether its commands are obeyed (decided at the handshake, or by ``auth``)."""
 
     outbox: int
+    may_command: bool = False
     events: collections.deque[str] = field(default_factory=collections.deque)
     face: str | None = None
     dropped: int = 0
@@ -109,6 +107,7 @@ class WebSocketBridge(Plugin):
         super().__init__(settings)
         self.settings: WebSocketSettings
         self._server: Any = None
+        self._policy = self.settings.policy()
         self._clients: dict[Any, _Client] = {}
         self.port: int | None = None  # the bound port, once started
         self.rejected = 0
@@ -129,7 +128,7 @@ class WebSocketBridge(Plugin):
         s = self.settings
         try:
             self._server = await serve(self._handle, s.host, s.port, max_size=s.max_size,
-                                       max_queue=16, process_request=self._check_query_token,
+                                       max_queue=16, process_request=self._check_handshake,
                                        ping_interval=20, ping_timeout=20, close_timeout=2,
                                        logger=logging.getLogger("plugins.websocket.server"))
         except OSError as exc:
@@ -167,38 +166,55 @@ class WebSocketBridge(Plugin):
                 client.push(text)
 
     # ------------------------------------------------------------------ connections
-    def _check_query_token(self, conn: Any, request: Any) -> Any:
-        """Reject a wrong ``?token=`` before the upgrade; no token here means "auth message next"."""
+    def _check_handshake(self, conn: Any, request: Any) -> Any:
+        """Before the upgrade: refuse a browser origin not on the allow-list (403), a wrong
+        ``?token=`` (401) and a full house (503), each with its reason as the body. Who gets in
+        is noted on the connection: whether it must still authenticate, whether it may command."""
         from http import HTTPStatus
 
         if len(self._server.connections) >= self.settings.max_clients:  # authenticated or not
             return conn.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many clients\n")
+        origin = request.headers.get("Origin")
+        peer = _peer(conn)
         given = parse_qs(urlsplit(request.path).query).get("token", [None])[0]
-        secret = self.settings.secret()
-        if given is not None and (secret is None or not _same(given, secret)):
-            self.rejected += 1
-            return conn.respond(HTTPStatus.UNAUTHORIZED, "bad token\n")
-        conn.authenticated = given is not None or secret is None
+        try:
+            self._policy.check_origin(origin)
+        except AccessDenied as exc:
+            return self._refuse(conn, exc, origin, peer)
+        if given is not None and not same_secret(given, self._policy.token):
+            return self._refuse(conn, AccessDenied("bad token", 401), origin, peer)
+        try:
+            self._policy.check_connect(peer, origin, given)
+            conn.authenticated = True
+        except AccessDenied:
+            conn.authenticated = False  # another machine without ?token=: an auth message next
+        conn.may_command = self._policy.may_command(peer, origin, given)
         return None
+
+    def _refuse(self, conn: Any, exc: AccessDenied, origin: str | None, peer: str | None) -> Any:
+        self.rejected += 1
+        log.warning("websocket bridge refused %s (origin %s): %s", peer, origin or "none", exc)
+        return conn.respond(exc.status, f"{exc}\n")
 
     async def _handle(self, conn: Any) -> None:
         """One client: authenticate, say hello, then read commands while a sibling task sends."""
         if not getattr(conn, "authenticated", False) and not await self._authenticate(conn):
             return
         s = self.settings
-        client = _Client(s.outbox)
+        client = _Client(s.outbox, may_command=getattr(conn, "may_command", False))
         self._clients[conn] = client
         try:
             client.push(wire.hello(API_VERSION, sorted(s.event_names()), s.face_rate or None,
-                                   s.speech, s.commands))
+                                   s.speech, s.commands and client.may_command))
             async with asyncio.TaskGroup() as tg:
                 sender = tg.create_task(self._send_loop(conn, client), name="websocket/send")
-                await self._read_loop(conn)
+                await self._read_loop(conn, client)
                 sender.cancel()
         finally:
             self._clients.pop(conn, None)
 
     async def _authenticate(self, conn: Any) -> bool:
+        """A client from another machine that gave no ``?token=``: its first message is ``auth``."""
         from websockets.exceptions import ConnectionClosed
 
         try:
@@ -216,8 +232,8 @@ class WebSocketBridge(Plugin):
             reason = str(exc)
         else:
             reason = "the first message must be auth"
-        secret = self.settings.secret() or ""
-        if isinstance(msg, wire.Auth) and _same(msg.token, secret):
+        if isinstance(msg, wire.Auth) and same_secret(msg.token, self._policy.token):
+            conn.may_command = True
             return True
         if isinstance(msg, wire.Auth):
             reason = "bad token"
@@ -240,7 +256,7 @@ class WebSocketBridge(Plugin):
         except ConnectionClosed:
             return  # the read loop sees the close too and ends the handler
 
-    async def _read_loop(self, conn: Any) -> None:
+    async def _read_loop(self, conn: Any, client: _Client) -> None:
         from websockets.exceptions import ConnectionClosed
 
         while True:
@@ -254,19 +270,28 @@ class WebSocketBridge(Plugin):
                 self.rejected += 1
                 reply = wire.error(str(exc))
             else:
-                reply = await self._dispatch(msg)
+                if isinstance(msg, wire.Auth) and not same_secret(msg.token, self._policy.token):
+                    self.rejected += 1
+                    await conn.close(1008, "bad token")
+                    return
+                reply = await self._dispatch(msg, client)
             try:
                 await conn.send(reply)
             except ConnectionClosed:
                 return
 
-    async def _dispatch(self, msg: Any) -> str:
+    async def _dispatch(self, msg: Any, client: _Client) -> str:
         if isinstance(msg, wire.Ping):
             return wire.pong(msg.id)
-        if isinstance(msg, wire.Auth):
-            return wire.ack(msg.id, "auth")  # already authenticated: harmless
+        if isinstance(msg, wire.Auth):  # the right token (checked by the read loop)
+            client.may_command = True
+            return wire.ack(msg.id, "auth")
         if not self.settings.commands:
             return wire.error("commands are disabled on this bridge (commands=false)", msg.id)
+        if not client.may_command:
+            self.rejected += 1
+            return wire.error("commands need the token: send {\"v\":1,\"type\":\"auth\",\"token\":...} "
+                              "first, or connect with ?token=", msg.id)
         assert self.ctx is not None
         if not await self.ctx.send(msg.type, **wire.command_args(msg)):
             return wire.error("too many commands; slow down", msg.id)
@@ -275,3 +300,9 @@ class WebSocketBridge(Plugin):
     @property
     def clients(self) -> int:
         return len(self._clients)
+
+
+def _peer(conn: Any) -> str | None:
+    """The client's IP address (IPv4 or IPv6 socket address tuples)."""
+    address = getattr(conn, "remote_address", None)
+    return str(address[0]) if address else None

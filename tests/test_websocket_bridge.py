@@ -156,7 +156,9 @@ async def test_oversized_message_closes_that_client_with_1009_and_agent_goes_on(
     assert msg["event"]["label"] == "fear"
 
 
-async def test_token_required_when_not_on_localhost():
+async def test_token_required_when_not_on_localhost(monkeypatch):
+    monkeypatch.delenv("AGENT_WS_TOKEN", raising=False)
+    monkeypatch.delenv("AGENT_TOKEN", raising=False)
     bus, owner = EventBus(), TaskOwner("test")
     with pytest.raises(UserError, match="binding 0.0.0.0 .* needs a token"):
         PluginHost.from_specs(["websocket:host=0.0.0.0"], bus=bus, owner=owner)
@@ -168,20 +170,113 @@ async def test_token_required_when_not_on_localhost():
 
 async def test_token_from_environment(monkeypatch):
     monkeypatch.setenv("AGENT_WS_TOKEN", "from-env")
+    monkeypatch.setenv("AGENT_TOKEN", "every-listener")
     assert WebSocketSettings(host="0.0.0.0").secret() == "from-env"
+    monkeypatch.delenv("AGENT_WS_TOKEN")
+    assert WebSocketSettings(host="0.0.0.0").secret() == "every-listener"
 
 
-async def test_clients_authenticate_by_query_or_first_message(bridge_host):
-    host, bus, url = await bridge_host(token="letmein", face_rate=0)
+def other_interface() -> str:
+    """An address of this machine that is not loopback: a client there counts as another machine."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("198.51.100.1", 9))  # no packet is sent: this only picks the outgoing interface
+            address = s.getsockname()[0]
+        except OSError:
+            address = ""
+    if not address or address.startswith("127."):
+        pytest.skip("this machine has no network interface besides loopback")
+    return address
+
+
+async def test_a_web_page_from_another_origin_is_refused_at_the_handshake(bridge_host):
+    """The attack in issue 18: a page open in the user's browser opens ws://127.0.0.1 and sends
+    "say". The browser sends its Origin; the bridge refuses the upgrade, even with the token."""
+    host, bus, url = await bridge_host(token="tok", face_rate=0)
+    commands = bus.subscribe("conversation", PluginCommand)
+    for query in ("", "?token=tok"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url + query, origin="http://evil.example"):
+                pass
+        response = refused.value.response
+        assert response.status_code == 403
+        assert b"origin 'http://evil.example' is not allowed" in response.body
+    with pytest.raises(InvalidStatus) as refused:  # a file:// page or a sandboxed frame
+        async with connect(url, origin="null"):
+            pass
+    assert refused.value.response.status_code == 403
+    assert commands.channel.get_nowait() is None and host.plugin("websocket").rejected == 3
+
+
+async def test_a_local_program_without_origin_connects_reads_events_and_commands(bridge_host):
+    host, bus, url = await bridge_host(token="tok", face_rate=0, events="AgentEmotion")
+    commands = bus.subscribe("conversation", PluginCommand)
+    async with connect(url) as ws:  # no Origin header, no token: a program on this machine
+        hello = await recv_json(ws)
+        assert hello["type"] == "hello" and "say" in hello["commands"]
+        await bus.publish(AgentEmotion(label="joy", vad=(0.8, 0.5, 0.4), intensity=0.7))
+        assert (await recv_json(ws))["event"]["label"] == "joy"
+        await ws.send(json.dumps({"v": 1, "type": "say", "text": "hello", "id": 1}))
+        assert await recv_json(ws) == {"v": 1, "type": "ack", "id": 1, "command": "say"}
+    cmd = await asyncio.wait_for(commands.channel.get(), 1)
+    assert (cmd.command, cmd.args) == ("say", {"text": "hello"})
+
+
+async def test_an_allowed_page_watches_but_needs_the_token_to_command(bridge_host):
+    host, bus, url = await bridge_host(token="tok", face_rate=0, events="AgentEmotion",
+                                       origins="http://localhost:8080+https://app.example")
+    commands = bus.subscribe("conversation", PluginCommand)
+    async with connect(url, origin="http://localhost:8080") as ws:
+        hello = await recv_json(ws)
+        assert hello["commands"] == []  # it may watch; it may not steer
+        await bus.publish(AgentEmotion(label="joy", vad=(0.8, 0.5, 0.4), intensity=0.7))
+        assert (await recv_json(ws))["event"]["type"] == "AgentEmotion"
+        await ws.send(json.dumps({"v": 1, "type": "say", "text": "I agree to transfer the money now.",
+                                  "id": "x"}))
+        reply = await recv_json(ws)
+        assert reply["type"] == "error" and reply["id"] == "x" and "commands need the token" in reply["error"]
+        assert commands.channel.get_nowait() is None
+        await ws.send(json.dumps({"v": 1, "type": "auth", "token": "tok"}))
+        assert (await recv_json(ws))["command"] == "auth"
+        await ws.send(json.dumps({"v": 1, "type": "touched", "id": 2}))
+        assert (await recv_json(ws))["type"] == "ack"
+    assert (await asyncio.wait_for(commands.channel.get(), 1)).command == "touched"
+    async with connect(url + "?token=tok", origin="https://app.example") as ws:
+        assert "say" in (await recv_json(ws))["commands"]
+    async with connect(url, origin="http://localhost:8080") as ws:
+        await recv_json(ws)
+        await ws.send(json.dumps({"v": 1, "type": "auth", "token": "guess"}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv_json(ws)
+        assert closed.value.rcvd.code == 1008 and closed.value.rcvd.reason == "bad token"
+
+
+async def test_without_a_token_nothing_but_a_local_program_may_command(bridge_host, monkeypatch):
+    monkeypatch.delenv("AGENT_WS_TOKEN", raising=False)
+    monkeypatch.delenv("AGENT_TOKEN", raising=False)
+    _, bus, url = await bridge_host(face_rate=0, origins="http://localhost:8080")
+    async with connect(url, origin="http://localhost:8080") as ws:
+        assert (await recv_json(ws))["commands"] == []
+        await ws.send(json.dumps({"v": 1, "type": "auth", "token": ""}))
+        with pytest.raises(ConnectionClosed):  # an empty token never matches "no token"
+            await recv_json(ws)
+
+
+async def test_clients_from_another_machine_authenticate_by_query_or_first_message(bridge_host):
+    address = other_interface()
+    host, bus, _ = await bridge_host(host="0.0.0.0", token="letmein", face_rate=0)
+    url = f"ws://{address}:{host.plugin('websocket').port}"
     with pytest.raises(InvalidStatus) as refused:
         async with connect(url + "?token=wrong"):
             pass
     assert refused.value.response.status_code == 401
     async with connect(url + "?token=letmein") as ws:
-        assert (await recv_json(ws))["type"] == "hello"
+        assert "say" in (await recv_json(ws))["commands"]
     async with connect(url) as ws:  # no token in the URL: the first message must be auth
         await ws.send(json.dumps({"v": 1, "type": "auth", "token": "letmein"}))
-        assert (await recv_json(ws))["type"] == "hello"
+        assert "say" in (await recv_json(ws))["commands"]
     async with connect(url) as ws:
         await ws.send(json.dumps({"v": 1, "type": "auth", "token": "nope"}))
         with pytest.raises(ConnectionClosed) as closed:
