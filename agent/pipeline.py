@@ -25,6 +25,7 @@ from agent.core.tasks import TaskOwner
 
 if TYPE_CHECKING:
     from agent.dialogue import Dialogue
+    from agent.memory import Memory
     from agent.recorder import Recording
     from agent.turn_taking import TurnTaker
     from agent.understanding import Understanding
@@ -75,6 +76,10 @@ class PipelineOptions:
     audio_output: AudioOutput | None = None
     video_source: Any = None  # perception.video_source's recv() -> VideoFrame | None
     video_sinks: list[Sink] = field(default_factory=list)
+    # who the agent talks to: their memories are recalled and kept (agent.memory); None: no memory.
+    # ``agent run``/``chat`` pass the OS user unless --user says otherwise; ``agent serve`` passes
+    # the browser session's signed-in name or an anonymous id.
+    user: str | None = None
 
     @property
     def from_files(self) -> bool:
@@ -103,6 +108,7 @@ class Pipeline:
     renderer: Renderer | None = None
     live_sinks: list[Sink] = field(default_factory=list)
     recording: Recording | None = None
+    memory: Memory | None = None
     typed_input: bool = False
     greet: bool = False  # say the persona's greeting when the session starts (live sessions)
     # input stages whose end (file consumed, stdin closed) ends the session once the agent is done
@@ -160,6 +166,8 @@ class Pipeline:
     async def aclose(self, deadline: float = 1.0) -> list[str]:
         """Everything: the devices, then the models this pipeline owns (worker pools included)."""
         stuck = await self.close_io(deadline)
+        if self.memory is not None:  # a no-op when the session has finished it
+            await self.memory.finish(graceful=False)
         steps = [(getattr(m, "name", type(m).__name__), _closer(m)) for m in self.owned]
         if self.renderer is not None and hasattr(self.renderer, "close"):
             steps.append(("renderer", _closer(self.renderer)))
@@ -286,6 +294,10 @@ async def _conversation(p: Pipeline, persona: Persona, opts: PipelineOptions, bu
     llm = await models.llm(persona, opts.llm_backend, p.notices.append)
     p.dialogue = Dialogue(persona, llm)
     p.understanding = await asyncio.to_thread(Understanding.for_persona, persona)
+    if opts.user is not None and persona.memory:
+        from agent.memory import open_memory
+
+        p.memory = await open_memory(opts.user, persona, llm, p.understanding.engine, p.notices.append)
     p.typed_input = opts.keyboard and not opts.from_files and not opts.brought
     p.greet = not opts.from_files
     if opts.mode == "text":

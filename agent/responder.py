@@ -10,7 +10,7 @@ import asyncio
 import itertools
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,13 +119,14 @@ class Responder:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    async def respond(self, user_text: str, affect: Any, emotion: Any) -> str:
-        """Reply to ``user_text`` with ``emotion`` (chosen already); returns what the user heard."""
+    async def respond(self, user_text: str, affect: Any, emotion: Any, recalled: Sequence[str] = ()) -> str:
+        """Reply to ``user_text`` with ``emotion`` (chosen already) and what memory ``recalled``
+        (into the turn's note, after the cached prefix); returns what the user heard."""
         heard = ""
         try:
             if not self.cancelled:
                 await self.show_emotion(emotion)
-                messages = self.dialogue.messages(user_text, emotion, affect)
+                messages = self.dialogue.messages(user_text, emotion, affect, recalled)
                 await self.bus.publish(Prompt(messages=tuple((m.role, m.content) for m in messages)))
                 heard = await self.speak(self.dialogue.stream(messages), emotion)
         finally:

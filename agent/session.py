@@ -136,6 +136,8 @@ class Session:
             self.owner.spawn(self._dispatch(inbox), "dispatch")
             self.ready.set()
             greeting = getattr(p.persona, "greeting", "")
+            if p.memory is not None:  # "Welcome back, Sam — ...", from what is remembered
+                greeting = p.memory.greeting(greeting)
             if greeting and p.greet:
                 if p.typed_input and p.tts is not None:
                     self.say(f"{p.persona.display_name}: {greeting}")
@@ -182,6 +184,8 @@ class Session:
         if stuck:
             log.warning("stopped with stuck tasks: %s", ", ".join(stuck))
         await self.pipeline.close_io()
+        if self.pipeline.memory is not None:  # a session that ended by itself waits for its last notes
+            await self.pipeline.memory.finish(graceful=self._input_done)
         log.debug("shutdown: devices closed")
         if self.face_loop is not None:
             self.report.frames = self.face_loop.frames
@@ -250,14 +254,17 @@ class Session:
         now = self.clock.t0 + self.clock()
         reading = await p.understanding.read_async(text, p.dialogue.last_reply, now)
         times.emotion = self.clock()
+        recalled = await p.memory.recall(text) if p.memory is not None else []
         await self.bus.publish(_affect_event(reading.text))
         user = reading.user
         await self.bus.publish(ev.UserAffect(vad=vad3(user.vad), confidence=user.confidence,
                                              label=user.label, cues=user.cues))
-        heard = await self.responder.respond(text, user, reading.emotion)
+        heard = await self.responder.respond(text, user, reading.emotion, recalled)
         spans = times.spans()
         self.report.turns.append(spans)
         self.report.replies.append(heard)
+        if p.memory is not None:  # queued: the memory's worker extracts the facts and writes them
+            await p.memory.remember(text, heard, user)
         if p.typed_input and p.tts is not None and heard:
             self.say(f"{p.persona.display_name}: {heard}")
         self.bus.publish_nowait(ev.TurnLatency.of(self.bus.turn, spans))

@@ -99,6 +99,7 @@ class Persona(_Frozen):
     system_prompt: Annotated[str, Field(min_length=10)]
     greeting: str = ""
     plugins: tuple[str, ...] = ()
+    memory: bool = Field(True, description="remember each user across sessions (agent.memory); false: never")
 
 
 class PersonaFile(_Frozen):

@@ -235,3 +235,15 @@ class EmotionEngine:
         self.decay(now)
         self.state = emotion
         self._t = now
+
+    # ---- rapport: the hook agent.memory uses; nothing else here depends on it
+    def start_with(self, remembered_vad: tuple[float, float, float], confidence: float) -> Emotion:
+        """Begin a conversation having caught the user's remembered affect as a present one is
+        caught (``contagion``, at ``confidence``): mood and emotion start there and relax back
+        to the baseline with the mood's half-life. A user who was low is met lower and calmer."""
+        caught = contagion(np.asarray(self.dyn.baseline, dtype=np.float64),
+                           np.asarray(remembered_vad, dtype=np.float64), confidence, self.dyn)
+        self.mood.vad = caught
+        self.state = Emotion.from_vad(caught)
+        self._t = None
+        return self.state

@@ -21,9 +21,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Chat with a persona in the terminal. With --message, answer once.")
     p.add_argument("--message", "-m", metavar="TEXT", help="answer this one message and exit")
     p.add_argument("--json", action="store_true",
-                   help="with --message: print one JSON object {reply, emotion, user_affect}")
+                   help="with --message: print one JSON object {reply, emotion, user_affect, memories}")
     p.add_argument("--llm", choices=("auto", "ollama", "openai", "embedded"),
                    help="override the persona's LLM backend")
+    p.add_argument("--user", metavar="NAME",
+                   help="who is talking: the agent remembers each user apart (default: your OS user name)")
     common(p)
     p.set_defaults(func=run)
 
@@ -67,6 +69,7 @@ class _Transcript:
 
 async def _chat(args: argparse.Namespace) -> int:
     from agent.core.bus import EventBus
+    from agent.memory.paths import session_user
     from agent.pipeline import PipelineOptions, build_pipeline
     from agent.session import Session
     from persona.config import get_persona
@@ -75,8 +78,8 @@ async def _chat(args: argparse.Namespace) -> int:
     once = args.message is not None
     bus = EventBus()
     quiet = lambda text: None  # noqa: E731 - progress lines would break --json's one line
-    pipeline = await build_pipeline(persona, PipelineOptions(mode="text", llm_backend=args.llm), bus,
-                                    progress=quiet if once else _progress)
+    opts = PipelineOptions(mode="text", llm_backend=args.llm, user=session_user(args.user))
+    pipeline = await build_pipeline(persona, opts, bus, progress=quiet if once else _progress)
     pipeline.greet = not once
     transcript = _Transcript(persona.display_name, interactive=not once)
     bus.observe(transcript.observe)
@@ -89,8 +92,10 @@ async def _chat(args: argparse.Namespace) -> int:
         return 0
     reply = " ".join(transcript.sentences)
     if args.json:
+        # what memory brought into the prompt (agent.memory); empty when nothing was recalled
+        memories = [m for turn in pipeline.memory.recalled for m in turn] if pipeline.memory else []
         print(json.dumps({"reply": reply, "emotion": transcript.emotion,
-                          "user_affect": transcript.user_affect}, ensure_ascii=False))
+                          "user_affect": transcript.user_affect, "memories": memories}, ensure_ascii=False))
     else:
         label = transcript.emotion["label"] if transcript.emotion else "neutral"
         intensity = transcript.emotion["intensity"] if transcript.emotion else 0.0

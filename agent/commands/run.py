@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--avatar-photo", metavar="PORTRAIT.jpg", help="animate a portrait instead")
     p.add_argument("--audio-device", help="output device name or index (e.g. agent_mic)")
     p.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
+    p.add_argument("--user", metavar="NAME",
+                   help="who is talking: the agent remembers each user apart (default: your OS user name)")
     p.add_argument("--no-microphone", action="store_true", help="type to the agent instead of talking")
     p.add_argument("--no-virtual-camera", action="store_true")
     p.add_argument("--no-window", action="store_true")
@@ -49,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agent.core.errors import UserError
+    from agent.memory.paths import session_user
     from agent.pipeline import PipelineOptions
     from persona.config import get_persona
 
@@ -65,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
                            renderer=args.renderer, virtual_camera=not args.no_virtual_camera,
                            window=not args.no_window, audio_device=args.audio_device,
                            camera=args.camera, asr_model=args.asr_model,
-                           allow_download=args.allow_download, microphone=not args.no_microphone)
+                           allow_download=args.allow_download, microphone=not args.no_microphone,
+                           user=session_user(args.user))
     return asyncio.run(_main(persona, opts))
 
 
