@@ -15,9 +15,11 @@ import logging
 import math
 import os
 import platform
+import re
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -108,27 +110,38 @@ def _pulse_sink_exists(name: str) -> bool:
     return any(line.split("\t")[1:2] == [name] for line in out.splitlines())
 
 
-_routed_sink: str | None = None  # the PULSE_SINK this module set, so it can take it back
-
-
-def _resolve_device(sd: Any, device: int | str | None) -> int | str | None:
-    """A PortAudio device for ``device``; a PulseAudio/PipeWire sink name (the virtual
-    microphone) goes through PortAudio's ``pulse`` device with ``PULSE_SINK`` set."""
-    global _routed_sink
-    if _routed_sink is not None and os.environ.get("PULSE_SINK") == _routed_sink:
-        del os.environ["PULSE_SINK"]  # a later output to the speakers must not follow it
-    _routed_sink = None
+def _resolve_device(sd: Any, device: int | str | None) -> tuple[int | str | None, str | None]:
+    """(PortAudio device, PulseAudio sink to move the stream to) for ``device``. A PulseAudio /
+    PipeWire sink name (the virtual microphone) plays through PortAudio's ``pulse`` device and
+    is moved onto that sink once connected: nothing process-wide (``PULSE_SINK``) is changed."""
     if device is None or isinstance(device, int):
-        return device
+        return device, None
     names = [d["name"] for d in sd.query_devices() if d["max_output_channels"] > 0]
     if any(device.lower() in n.lower() for n in names):
-        return device
+        return device, None
     if "pulse" in names and _pulse_sink_exists(device):
-        os.environ["PULSE_SINK"] = _routed_sink = device  # libpulse reads it when the stream connects
-        return "pulse"
+        return "pulse", device
     hint = ("create it with: scripts/virtual-mic-linux.sh up" if device == VIRTUAL_MIC
             else "list the devices with: python -m sounddevice")
     raise DeviceUnavailable(f"no audio output device {device!r}; {hint}")
+
+
+def _move_to_sink(sink: str) -> None:
+    """Move this process's newest PulseAudio playback stream onto ``sink``."""
+    try:
+        listing = subprocess.run(["pactl", "list", "sink-inputs"], capture_output=True, text=True,
+                                 timeout=3).stdout
+        ours = [int(m.group(1)) for m in re.finditer(
+            r"^Sink Input #(\d+)$(?:(?!^Sink Input #).)*?application\.process\.id = \"(\d+)\"",
+            listing, re.M | re.S) if int(m.group(2)) == os.getpid()]
+        if not ours:
+            raise DeviceUnavailable(f"cannot route sound to {sink!r}: PulseAudio shows no stream of ours")
+        moved = subprocess.run(["pactl", "move-sink-input", str(max(ours)), sink], capture_output=True,
+                               text=True, timeout=3)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise DeviceUnavailable(f"cannot route sound to {sink!r} ({e})") from None
+    if moved.returncode != 0:
+        raise DeviceUnavailable(f"cannot route sound to {sink!r}: {moved.stderr.strip()[:120]}")
 
 
 class DeviceAudioOutput:
@@ -137,41 +150,66 @@ class DeviceAudioOutput:
     The device callback pulls samples from a bounded FIFO and records, for each block, when its
     first sample reaches the DAC; ``position`` interpolates between those marks, so it counts
     samples that were played, not samples handed to the driver.
+
+    A device that goes away mid-session (unplugged, the sound server restarted, the virtual
+    microphone removed) is said once in the log; the output then plays on a wall clock, so the
+    reply, the mouth and the recording go on, and the device is opened again at the start of
+    each later utterance (every ``retry_s`` at most) until it is back.
     """
 
     def __init__(self, device: int | str | None = None, sample_rate: int = DEFAULT_RATE,
                  buffer_s: float = 0.5, block_s: float = 0.01,
-                 latency: float | str = "low") -> None:
-        sd = _sounddevice()
+                 latency: float | str = "low", retry_s: float = 2.0, stall_s: float = 3.0) -> None:
+        self._sd = _sounddevice()
+        self.device = device
         self.sample_rate = sample_rate
+        self._block = max(1, int(block_s * sample_rate))
+        self._latency_setting = latency
         self._capacity = int(buffer_s * sample_rate)
-        self._fifo = _Fifo()
+        self.retry_s, self.stall_s = retry_s, stall_s
         self._lock = threading.Lock()
-        self._delivered = 0  # real samples handed to the device
-        self._marks: collections.deque[tuple[float, int, int]] = collections.deque(maxlen=64)
-        self._last_position = 0
+        self._base = 0  # samples played on streams before this one (and while the device was gone)
         self._utterance_start = 0
         self._generation = 0
-        self._cancel_time: float | None = None
         self.cancel_latency: float | None = None  # seconds from cancel() to silence at the DAC
+        self._lost: VirtualClockOutput | None = None  # the wall clock standing in for a lost device
+        self._lost_at = 0.0
+        self._open()
+
+    def _open(self) -> None:
+        """A fresh stream with fresh counters; raises ``DeviceUnavailable`` with the fix."""
+        sd, device = self._sd, self.device
+        self._fifo = _Fifo()
+        self._delivered = 0  # real samples handed to this stream
+        self._marks: collections.deque[tuple[float, int, int]] = collections.deque(maxlen=64)
+        self._last_position = 0
+        self._cancel_time: float | None = None
+        self._last_callback = time.monotonic()
+        stream = None
         try:
-            self._stream = sd.OutputStream(
-                samplerate=sample_rate, blocksize=max(1, int(block_s * sample_rate)), channels=1,
-                dtype="float32", device=_resolve_device(sd, device), latency=latency,
-                callback=self._callback)
-            self._stream.start()
-        except DeviceUnavailable:
-            raise
+            port_device, sink = _resolve_device(sd, device)
+            stream = sd.OutputStream(
+                samplerate=self.sample_rate, blocksize=self._block, channels=1, dtype="float32",
+                device=port_device, latency=self._latency_setting, callback=self._callback)
+            stream.start()
+            if sink is not None:
+                _move_to_sink(sink)  # the stream plays silence until then: nothing reaches the default sink
         except Exception as e:  # PortAudioError, ValueError: no such device, none at all
+            if stream is not None:
+                _close_quietly(stream)
+            if isinstance(e, DeviceUnavailable):
+                raise
             what = f"audio output device {device!r}" if device is not None else "an audio output device"
             raise DeviceUnavailable(f"cannot open {what} ({str(e).splitlines()[0]}); list the "
                                     f"devices with: python -m sounddevice") from None
-        self.latency = float(self._stream.latency)
+        self._stream = stream
+        self.latency = float(stream.latency)
 
     # -- the audio thread
     def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         out = outdata[:, 0]
         with self._lock:
+            self._last_callback = time.monotonic()
             n = self._fifo.pull(out)
             out[n:] = 0.0
             dac = float(time_info.outputBufferDacTime)
@@ -185,8 +223,53 @@ class DeviceAudioOutput:
         if status:
             log.debug("audio output: %s", status)
 
+    # -- losing the device and finding it again
+    def _alive(self) -> bool:
+        """False once the device has gone (checked where the loop waits on it)."""
+        if self._lost is not None:
+            return False
+        stalled = time.monotonic() - self._last_callback > self.stall_s
+        if self._stream.active and not stalled:
+            return True
+        # what was queued for the device is "played" on the wall clock from here, so the
+        # reply's timing (the mouth, what was heard) stays as it would have been
+        played = self._played()
+        with self._lock:
+            pending = self._fifo.size + self._delivered - (played - self._base)
+            self._fifo = _Fifo()
+        self._base = played
+        self._lost = VirtualClockOutput(self.sample_rate, realtime=True, keep_audio=False)
+        self._lost_at = time.monotonic()
+        self._lost.carry(max(0, pending))
+        log.warning("audio output %s went away (%s); the agent goes on without sound and tries "
+                    "it again at its next reply", self._name, "stopped" if not stalled else "stalled")
+        _close_quietly(self._stream)
+        return False
+
+    def _try_again(self) -> None:
+        """At the start of an utterance, while lost: open the device again (every ``retry_s``)."""
+        if self._lost is None or time.monotonic() - self._lost_at < self.retry_s:
+            return
+        self._lost_at = time.monotonic()
+        lost = self._lost
+        base = self._base + lost.position()
+        try:
+            self._open()
+        except DeviceUnavailable as e:
+            log.debug("audio output still gone: %s", e)
+            return
+        self._base, self._lost = base, None
+        self._utterance_start = base
+        log.warning("audio output %s is back", self._name)
+
+    @property
+    def _name(self) -> str:
+        return repr(self.device) if self.device is not None else "(the default device)"
+
     # -- the event loop
     def _played(self) -> int:
+        if self._lost is not None:
+            return self._base + self._lost.position()
         with self._lock:
             marks = list(self._marks)
             delivered = self._delivered
@@ -199,7 +282,7 @@ class DeviceAudioOutput:
                     break
                 played = before + min(n, int((now - dac) * self.sample_rate))
         self._last_position = max(self._last_position, min(played, delivered))
-        return self._last_position
+        return self._base + self._last_position
 
     def position(self) -> int:
         return self._played()
@@ -208,8 +291,14 @@ class DeviceAudioOutput:
         return self.position() / self.sample_rate
 
     def start_utterance(self) -> None:
-        with self._lock:
-            self._utterance_start = self._delivered + self._fifo.size
+        self._try_again()
+        if self._alive():
+            with self._lock:
+                self._utterance_start = self._base + self._delivered + self._fifo.size
+        else:
+            assert self._lost is not None
+            self._lost.start_utterance()
+            self._utterance_start = self._base + self._lost.queued
 
     def heard(self) -> int:
         return max(0, self.position() - self._utterance_start)
@@ -219,6 +308,10 @@ class DeviceAudioOutput:
         generation = self._generation
         offset = 0
         while offset < len(audio):
+            if not self._alive():
+                assert self._lost is not None
+                await self._lost.play(SpeechChunk(audio[offset:], self.sample_rate))
+                return
             with self._lock:
                 if generation != self._generation:
                     return  # cancelled while waiting: this chunk belongs to the old utterance
@@ -232,25 +325,39 @@ class DeviceAudioOutput:
 
     def cancel(self) -> int:
         heard = self.heard()
+        self._generation += 1
+        if not self._alive():
+            assert self._lost is not None
+            self._lost.cancel()
+            self._utterance_start = self.position()
+            return heard
         with self._lock:
-            self._generation += 1
             self._fifo.cut(int(FADE_S * self.sample_rate))
             self._cancel_time = float(self._stream.time)
-            self._utterance_start = self._delivered + self._fifo.size
+            self._utterance_start = self._base + self._delivered + self._fifo.size
         return heard
 
     async def drain(self) -> None:
-        while True:
+        while self._alive():
             with self._lock:
                 queued, delivered = self._fifo.size, self._delivered
-            pending = queued + delivered - self.position()
+            pending = queued + delivered - (self.position() - self._base)
             if pending <= 0:
                 return
             await asyncio.sleep(min(0.05, max(0.005, pending / self.sample_rate)))
+        assert self._lost is not None
+        await self._lost.drain()
 
     async def aclose(self) -> None:
-        stream = self._stream
-        await asyncio.to_thread(stream.close)
+        if self._lost is None:
+            await asyncio.to_thread(_close_quietly, self._stream)
+
+
+def _close_quietly(stream: Any) -> None:
+    try:
+        stream.close()
+    except Exception as e:  # closing a device that has gone away
+        log.debug("audio output close: %r", e)
 
 
 # ------------------------------------------------------------------------------ virtual clock
@@ -305,6 +412,16 @@ class VirtualClockOutput:
     def start_utterance(self) -> None:
         self._advance()
         self._utterance_start = self._queued
+
+    @property
+    def queued(self) -> int:
+        """Samples accepted and not cancelled (played, or still to play)."""
+        return self._queued
+
+    def carry(self, samples: int) -> None:
+        """``samples`` already on their way (from a device that went away) play from now on."""
+        self._advance()
+        self._queued += samples
 
     def heard(self) -> int:
         return max(0, self.position() - self._utterance_start)

@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from agent.core.errors import UserError
 from agent.core.events import Event
 from agent.core.face_state import FaceState
 from agent.core.speech import SpeechChunk
@@ -123,7 +124,12 @@ class Recording:
 
 class RecordingSink:
     """A live video-file output: frames as they are rendered, and the audio that has been played
-    up to each frame, so an interrupt never leaves unheard speech in the file."""
+    up to each frame, so an interrupt never leaves unheard speech in the file.
+
+    The file is a fragmented MP4, so a session cut short keeps what it recorded: when a write
+    fails (the disk is full) the file is cut back to its last complete fragment, which plays,
+    and ``write`` raises one line saying how much was kept (the live video drops this output
+    and the session goes on)."""
 
     name = "recording"
 
@@ -132,12 +138,27 @@ class RecordingSink:
 
         self.recording = recording
         self._file = VideoFileSink(recording.path, fps=recording.fps, size=recording.size,
-                                   sample_rate=recording.sample_rate)
+                                   sample_rate=recording.sample_rate, fragmented=True)
         self._audio_t = 0.0
+        self._failed = False
 
     def write(self, frame: np.ndarray, t: float) -> None:
-        self._audio_up_to(t)
-        self._file.write(frame, t)
+        try:
+            self._audio_up_to(t)
+            self._file.write(frame, t)
+        except OSError as e:
+            raise self._stop(e) from None
+
+    def _stop(self, error: OSError) -> UserError:
+        """The file cannot grow: release it, keep its complete fragments; the line to show."""
+        self._failed = True
+        try:
+            self._file.close()
+        except OSError:
+            pass  # the trailer cannot be written either; the fragments before it stand alone
+        kept = keep_complete_fragments(self.recording.path)
+        return UserError(f"recording to {self.recording.path} stopped ({error.strerror or error}); "
+                         f"the file keeps its first {kept:.1f} s and plays")
 
     def _audio_up_to(self, t: float) -> None:
         if t > self._audio_t:
@@ -146,22 +167,72 @@ class RecordingSink:
             self._audio_t = t
 
     def close(self) -> None:
-        self._audio_up_to(self.recording.duration)
-        self._file.close()
+        if self._failed:
+            return
+        try:
+            self._audio_up_to(self.recording.duration)
+            self._file.close()
+        except OSError as e:
+            log.warning("%s", self._stop(e))
+
+
+def keep_complete_fragments(path: Path) -> float:
+    """Cut a fragmented MP4 that was cut short back to its last complete fragment (a fragment
+    is a ``moof`` box and the ``mdat`` after it); returns the seconds it then holds."""
+    import struct
+
+    size = path.stat().st_size
+    end = pos = 0
+    with open(path, "rb") as f:
+        while pos + 8 <= size:
+            f.seek(pos)
+            head = f.read(16)
+            box, kind = struct.unpack(">I4s", head[:8])
+            if box == 1 and len(head) == 16:
+                box = struct.unpack(">Q", head[8:16])[0]
+            if box < 8 or pos + box > size:
+                break  # the box the disk had no room for
+            pos += box
+            if kind != b"moof":  # a moof alone has no samples yet: cut before it
+                end = pos
+    if end < size:
+        with open(path, "r+b") as f:
+            f.truncate(end)
+    try:
+        import av
+
+        with av.open(str(path)) as container:
+            return float(container.duration or 0) / 1e6
+    except Exception:  # noqa: BLE001 - nothing playable was complete yet
+        return 0.0
 
 
 class EventLog:
     """An observer writing every event as a JSON line (personal data included: it is the user's
-    own file, asked for with ``--events``)."""
+    own file, asked for with ``--events``). When the disk fills it says so once and stops; the
+    lines written before stay."""
 
     def __init__(self, path: Path, clock_t0: float) -> None:
-        self._file: IO[str] = open(path, "w", encoding="utf-8")
+        self.path = path
+        self._file: IO[str] | None = open(path, "w", encoding="utf-8")
         self._t0 = clock_t0
 
     def __call__(self, event: Event) -> None:
+        if self._file is None:
+            return
         d = event.to_dict()
         d["session_t"] = round(event.t - self._t0, 4)
-        self._file.write(json.dumps(d, ensure_ascii=False, default=str) + "\n")
+        try:
+            self._file.write(json.dumps(d, ensure_ascii=False, default=str) + "\n")
+        except OSError as e:
+            log.warning("events file %s: %s; no more events are written to it", self.path,
+                        e.strerror or e)
+            self.close()
 
     def close(self) -> None:
-        self._file.close()
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                file.close()
+            except OSError:
+                pass  # the buffered tail had no room; the complete lines before it stay

@@ -199,6 +199,12 @@ class FrameBuffer:
     def pop(self) -> AudioFrame | None:
         return self._buf.popleft() if self._buf else None
 
+    def skip_to(self, t: float) -> None:
+        """The input clock jumps to ``t`` s (a device that was gone for a while): the gap shows
+        up in the frames' ``t``, as a drop does, and the clock never drifts from real time."""
+        self._pending = np.zeros(0, np.float32)
+        self._captured = max(self._captured, int(t * SAMPLE_RATE) // FRAME * FRAME)
+
     def __len__(self) -> int:
         return len(self._buf)
 
@@ -210,9 +216,14 @@ class MicrophoneSource:
     frames go into a bounded buffer of ``max_frames`` (2 s by default); when the consumer has
     stalled that long, the *oldest* frame is dropped and ``dropped`` counts it (logged once).
     Timestamps stay on the sample clock, so a drop shows up as a gap in ``t``, never as drift.
+
+    A microphone that goes away (unplugged, the sound server restarted) is said once in the log
+    and opened again every ``retry_s`` until it is back; meanwhile ``recv`` waits, as it does in
+    silence, and the frames after it start where real time has got to.
     """
 
-    def __init__(self, device: str | int | None = None, max_frames: int = 64) -> None:
+    def __init__(self, device: str | int | None = None, max_frames: int = 64, *,
+                 retry_s: float = 1.0, stall_s: float = 3.0) -> None:
         try:
             import sounddevice as sd
         except (ImportError, OSError):
@@ -237,11 +248,15 @@ class MicrophoneSource:
         self._stream: Any = None
         self._resampler: Any = None
         self._closed = False
+        self.retry_s, self.stall_s = retry_s, stall_s
+        self._last_callback = 0.0
+        self._lost_at: float | None = None  # monotonic time the device went away (or was last tried)
 
     def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
         sd = self._sd
         rate = SAMPLE_RATE
+        self._resampler = None
         try:
             sd.check_input_settings(device=self.device, channels=1, samplerate=SAMPLE_RATE, dtype="float32")
         except Exception:  # the device does not do 16 kHz: capture natively and resample
@@ -251,15 +266,19 @@ class MicrophoneSource:
             self._resampler = soxr.ResampleStream(rate, SAMPLE_RATE, 1, dtype="float32")
         blocksize = int(round(FRAME * rate / SAMPLE_RATE))
         try:
-            self._stream = sd.InputStream(device=self.device, channels=1, samplerate=rate,
-                                          dtype="float32", blocksize=blocksize, callback=self._callback)
-            self.origin = time.monotonic()
-            self._stream.start()
+            stream = sd.InputStream(device=self.device, channels=1, samplerate=rate,
+                                    dtype="float32", blocksize=blocksize, callback=self._callback)
+            if not self.origin:
+                self.origin = time.monotonic()
+            self._last_callback = time.monotonic()
+            stream.start()
         except Exception as e:
             raise DeviceUnavailable(f"cannot open microphone {self.name!r} ({_first_line(e)}): "
                                     "check it is not in use, or pick another with --audio-device") from None
+        self._stream = stream
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        self._last_callback = time.monotonic()
         data = np.array(indata[:, 0], dtype=np.float32)
         if self._resampler is not None:
             data = self._resampler.resample_chunk(data)
@@ -268,14 +287,39 @@ class MicrophoneSource:
             loop.call_soon_threadsafe(self.buffer.push, data)
 
     async def recv(self) -> AudioFrame | None:
-        if self._stream is None and not self._closed:
+        if self._stream is None and not self._closed and self._lost_at is None:
             self._open()
         while (frame := self.buffer.pop()) is None:
             if self._closed:
                 return None
             self.buffer.ready.clear()
-            await self.buffer.ready.wait()
+            try:
+                async with asyncio.timeout(self.stall_s / 2):
+                    await self.buffer.ready.wait()
+            except TimeoutError:
+                await self._check()
         return frame
+
+    async def _check(self) -> None:
+        """No audio for a while: has the device gone? Then try it again every ``retry_s``."""
+        now = time.monotonic()
+        stream = self._stream
+        if stream is not None and (not stream.active or now - self._last_callback > self.stall_s):
+            self._stream, self._lost_at = None, now
+            log.warning("microphone %r went away; listening again as soon as it is back", self.name)
+            await asyncio.to_thread(_close_stream, stream)
+            return
+        if self._lost_at is None or now - self._lost_at < self.retry_s or self._closed:
+            return
+        self._lost_at = now
+        try:
+            self._open()
+        except DeviceUnavailable as e:
+            log.debug("microphone still gone: %s", e)
+            return
+        self._lost_at = None
+        self.buffer.skip_to(time.monotonic() - self.origin)
+        log.warning("microphone %r is back", self.name)
 
     @property
     def dropped(self) -> int:

@@ -72,10 +72,14 @@ class VideoFileSink:
 
     ``sample_rate`` is the rate of the audio given to ``write_audio``; the file's AAC track is
     always 48 kHz (one continuous resampler, so chunk boundaries leave no clicks).
+
+    ``fragmented``: a fragmented MP4 (a self-contained fragment every second), for recordings
+    that may be cut short — a full disk, a killed process: every complete fragment plays.
     """
 
     def __init__(self, path: str | Path, fps: float = 30, size: tuple[int, int] = (512, 512),
-                 sample_rate: int = 22050, crf: int = 20, preset: str = "veryfast") -> None:
+                 sample_rate: int = 22050, crf: int = 20, preset: str = "veryfast",
+                 fragmented: bool = False) -> None:
         import av
 
         self.path = Path(path)
@@ -90,7 +94,9 @@ class VideoFileSink:
         self.size = (width, height)
         self.sample_rate = int(sample_rate)
         self._pacer = Pacer(float(fps))
-        self._container = av.open(str(self.path), mode="w")
+        options = {"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                   "frag_duration": "1000000"} if fragmented and self.path.suffix.lower() != ".mkv" else {}
+        self._container = av.open(str(self.path), mode="w", options=options)
         self._video = self._container.add_stream("libx264", rate=self.fps)
         self._video.width, self._video.height = width, height
         self._video.pix_fmt = "yuv420p"

@@ -3,7 +3,8 @@
 It runs ``http.server`` on its own thread, so the real langchain/httpx clients in the test's
 event loop talk to it over real sockets. ``mode`` picks the behaviour:
 "ok" streams ``tokens``; "hang" accepts the request and never answers; "drop" sends two tokens
-and then cuts the connection; "error" answers the chat request with HTTP 500.
+and then cuts the connection; "error" answers the chat request with HTTP 500; "garbage" answers
+200 with a stream that is not JSON.
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def _handler_for(fake: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if fake.mode == "error":
                 self._json({"error": "model exploded"}, status=500)
                 return
-            if self.path == "/api/chat":
+            if fake.mode == "garbage":
+                self._stream("text/event-stream" if self.path.endswith("completions") else "application/x-ndjson",
+                             ["data: {\"choices\": [<html>Bad Gateway</html>\n\n"])
+            elif self.path == "/api/chat":
                 self._stream("application/x-ndjson", [json.dumps(m) + "\n" for m in _ollama_lines(fake, body)])
             elif self.path == "/v1/chat/completions":
                 chunks = [f"data: {json.dumps(m)}\n\n" for m in _openai_chunks(fake, body)]

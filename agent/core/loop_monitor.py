@@ -90,15 +90,19 @@ class LoopMonitor:
                 self._loop.call_soon_threadsafe(self.on_stall, since, where)
 
     def _where(self) -> str:
-        """The innermost frames of the loop's thread that are not asyncio's or the interpreter's."""
+        """The innermost frame of the loop's thread that is not asyncio's or the interpreter's,
+        and the task running it: its name says whose it is ("plugins/plugin:NAME/events", a
+        session handler's "session/dispatch") even when the code is a library's."""
         frame = sys._current_frames().get(self._thread_id or -1)
+        task = asyncio.current_task(self._loop) if self._loop is not None else None  # a dict read
+        in_task = f" in task {task.get_name()}" if task is not None else ""
         stdlib = os.path.dirname(os.__file__)
         while frame is not None:
             path = frame.f_code.co_filename
             if not path.startswith(stdlib) and "site-packages" not in path:
-                return f"{_short(path)}:{frame.f_lineno} ({frame.f_code.co_qualname})"
+                return f"{_short(path)}:{frame.f_lineno} ({frame.f_code.co_qualname}){in_task}"
             frame = frame.f_back
-        return "library code"
+        return f"library code{in_task}"
 
 
 def _short(path: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from functools import cache
 
@@ -11,6 +12,7 @@ _MESSAGES = {
     "timeout": "did not answer within {timeout:g} s (raise llm.timeout if the model is just slow to load)",
     "refused": "is not reachable; start the server or fix llm.base_url",
     "dropped": "closed the connection in the middle of the reply",
+    "garbage": "answered with something that is not a chat stream (is llm.base_url that server?)",
 }
 
 
@@ -27,7 +29,9 @@ def _kinds() -> tuple[tuple[tuple[type[BaseException], ...], str], ...]:
     except ImportError:
         pass
     dropped = (httpx.RemoteProtocolError, httpx.ReadError)
-    return ((tuple(timeout), "timeout"), (tuple(refused), "refused"), (dropped, "dropped"))
+    garbage = (json.JSONDecodeError, UnicodeDecodeError)
+    return ((tuple(timeout), "timeout"), (tuple(refused), "refused"), (dropped, "dropped"),
+            (garbage, "garbage"))
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -49,11 +53,13 @@ def _one_line(exc: BaseException) -> str:
 
 
 def describe(exc: BaseException, timeout: float) -> str:
-    """Finish the sentence "<backend> at <url> ..." for ``exc``."""
+    """Finish the sentence "<backend> at <url> ..." for ``exc``. The innermost known cause
+    decides: a client's "connection error" around a connection cut mid-reply is the cut."""
+    found: str | None = None
     for e in _chain(exc):
-        for types, kind in _kinds():
-            if isinstance(e, types):
-                return _MESSAGES[kind].format(timeout=timeout)
         if (status := _status(e)) is not None:
             return f"answered HTTP {status}: {_one_line(e)}"
+        found = next((kind for types, kind in _kinds() if isinstance(e, types)), found)
+    if found is not None:
+        return _MESSAGES[found].format(timeout=timeout)
     return f"failed: {type(exc).__name__}: {_one_line(exc)}"
