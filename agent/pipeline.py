@@ -265,17 +265,18 @@ async def build_pipeline(persona: Persona, opts: PipelineOptions, bus: EventBus,
     p = Pipeline(persona=persona, fps=opts.fps)
     progress(f"starting {persona.display_name} ({persona.name})")
     try:
+        if opts.mode == "conversation" and (opts.plugins or persona.plugins):
+            from plugins.host import PluginHost
+
+            # built (settings validated) before any model loads: a bad setting is one line at once
+            p.plugins = PluginHost.from_specs(opts.plugins, persona.plugins, bus=bus,
+                                              owner=TaskOwner("plugins"), policy=opts.plugin_policy)
         if opts.mode != "mirror":
             await _conversation(p, persona, opts, bus, models, progress)
         if opts.mode != "text":
             _face(p, persona, opts, bus)
         progress("warming up the models")
         await warm_up(p)
-        if opts.mode == "conversation" and (opts.plugins or persona.plugins):
-            from plugins.host import PluginHost
-
-            p.plugins = PluginHost.from_specs(opts.plugins, persona.plugins, bus=bus,
-                                              owner=TaskOwner("plugins"), policy=opts.plugin_policy)
     except BaseException:
         await p.aclose()
         if own:

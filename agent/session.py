@@ -197,6 +197,17 @@ class Session:
             self._event_log.close()
         return self.report
 
+    def _reply_failed(self, exc: Exception) -> str:
+        """Said once, in one line; the agent listens again and the next turn starts afresh."""
+        from agent.core.errors import UserError
+
+        if not isinstance(exc, UserError):
+            log.error("the reply failed", exc_info=exc)
+        what = str(exc) if isinstance(exc, UserError) else f"{type(exc).__name__}: {exc}"
+        self.bus.publish_nowait(ev.Notice(text=f"the reply failed: {what}; the agent listens again",
+                                          level="error"))
+        return ""
+
     def _task_failed(self, name: str, exc: BaseException) -> None:
         self.say(f"agent: {name} failed: {exc}")
         self.bus.publish_nowait(ev.Stop(reason=f"{name} failed"))
@@ -259,7 +270,10 @@ class Session:
         user = reading.user
         await self.bus.publish(ev.UserAffect(vad=vad3(user.vad), confidence=user.confidence,
                                              label=user.label, cues=user.cues))
-        heard = await self.responder.respond(text, user, reading.emotion, recalled)
+        try:
+            heard = await self.responder.respond(text, user, reading.emotion, recalled)
+        except Exception as exc:  # one failed reply (LLM server gone, TTS error) ends the turn only
+            heard = self._reply_failed(exc)
         spans = times.spans()
         self.report.turns.append(spans)
         self.report.replies.append(heard)
@@ -335,7 +349,10 @@ class Session:
             yield text
 
         async def speak() -> str:
-            heard = await self.responder.speak(split_sentences(one()), emotion)
+            try:
+                heard = await self.responder.speak(split_sentences(one()), emotion)
+            except Exception as exc:
+                heard = self._reply_failed(exc)
             if self.pipeline.dialogue is not None and heard:
                 self.pipeline.dialogue.commit("", heard)
             self._reply_ended()
