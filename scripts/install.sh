@@ -13,6 +13,8 @@ extras=""
 
 APT_PACKAGES=(espeak-ng libespeak-ng1 libportaudio2 libsndfile1 ffmpeg pulseaudio-utils
               pulseaudio cmake build-essential python3-venv)
+# the test suite talks to `agent serve` from a real headless browser (tests/test_serve_browser.py)
+[[ -n "$extras" ]] && APT_PACKAGES+=(chromium chromium-driver)
 if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
   missing=()
   for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

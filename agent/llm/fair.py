@@ -1,0 +1,127 @@
+"""One LLM shared by many sessions, taken in turns: a fair queue in front of the model.
+
+``agent serve`` loads the model once per process. The embedded llama.cpp model has one KV cache
+and generates one reply at a time, so sessions must queue for it; a plain lock would let the
+order depend on who asks most often. Here each session gets a handle (``FairLLM.session``);
+at most ``workers`` replies generate at once and, when one ends, the next reply goes to the
+session after the last one served (round robin over the sessions that are waiting). A request
+given up while it waits (the user barged in) never reaches the model; at most ``max_waiting``
+requests wait, beyond that a request fails at once with one line instead of queueing forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from agent.core.errors import BackendUnavailable
+from agent.core.stages import LLM, Message
+
+_keys = itertools.count(1)
+
+
+class FairLLM:
+    """The shared model and its queue; ``session()`` hands out one ``LLM`` per session."""
+
+    def __init__(self, llm: LLM, workers: int = 1, max_waiting: int = 64) -> None:
+        if workers < 1:
+            raise ValueError("an LLM queue needs at least one worker")
+        self.llm = llm
+        self.workers = workers
+        self.max_waiting = max_waiting
+        self.busy = 0
+        self.waits: collections.deque[float] = collections.deque(maxlen=1000)  # seconds queued
+        self._waiting: dict[int, collections.deque[asyncio.Future[None]]] = {}
+        self._order: collections.deque[int] = collections.deque()  # sessions with a waiter, in turn
+
+    def session(self, name: str = "") -> SessionLLM:
+        return SessionLLM(self, next(_keys), name)
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(q) for q in self._waiting.values())
+
+    @asynccontextmanager
+    async def turn(self, key: int) -> AsyncIterator[None]:
+        """Hold one of the workers for ``key``'s request (waiting for its turn first)."""
+        start = time.monotonic()
+        if self.busy >= self.workers or self._order:
+            if self.waiting >= self.max_waiting:
+                raise BackendUnavailable(f"{self.llm.name} is busy: {self.waiting} replies are waiting; "
+                                         "try again shortly, or serve fewer sessions per LLM")
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            queue = self._waiting.setdefault(key, collections.deque())
+            if not queue:
+                self._order.append(key)
+            queue.append(fut)
+            try:
+                await fut  # a slot was handed over: ``busy`` already counts it
+            except BaseException:
+                if fut.done() and not fut.cancelled():
+                    self._release()  # granted and cancelled in the same step: pass it on
+                else:
+                    self._forget(key, fut)
+                raise
+        else:
+            self.busy += 1
+        self.waits.append(time.monotonic() - start)
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _forget(self, key: int, fut: asyncio.Future[None]) -> None:
+        queue = self._waiting.get(key)
+        if queue is not None and fut in queue:
+            queue.remove(fut)
+            if not queue:
+                del self._waiting[key]
+                self._order.remove(key)
+
+    def _release(self) -> None:
+        """A worker is free: the next waiting session in turn gets it (the count stays busy)."""
+        while self._order:
+            key = self._order.popleft()
+            queue = self._waiting[key]
+            fut = queue.popleft()
+            if queue:
+                self._order.append(key)  # its next request goes to the back of the round
+            else:
+                del self._waiting[key]
+            if not fut.done():
+                fut.set_result(None)
+                return
+        self.busy -= 1
+
+    async def aclose(self) -> None:
+        await self.llm.aclose()
+
+
+class SessionLLM:
+    """One session's view of the shared model: an ``LLM`` whose replies take turns."""
+
+    def __init__(self, queue: FairLLM, key: int, name: str) -> None:
+        self.queue = queue
+        self.key = key
+        self.session_name = name
+        self.name: str = queue.llm.name
+        self.is_base_model: bool = queue.llm.is_base_model
+
+    def __getattr__(self, attr: str) -> Any:
+        # what a backend offers beyond the protocol (a base model's language, counters)
+        return getattr(self.queue.llm, attr)
+
+    async def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
+                     stop: Sequence[str] = ()) -> AsyncIterator[str]:
+        async with self.queue.turn(self.key):
+            async for text in self.queue.llm.stream(messages, max_tokens=max_tokens, stop=stop):
+                yield text
+
+    async def aclose(self) -> None:
+        """The model is the process's; a session closing leaves it loaded."""
+        return None
