@@ -4,7 +4,8 @@
 and generates one reply at a time, so sessions must queue for it; a plain lock would let the
 order depend on who asks most often. Here each session gets a handle (``FairLLM.session``);
 at most ``workers`` replies generate at once and, when one ends, the next reply goes to the
-session after the last one served (round robin over the sessions that are waiting). A request
+session that has had the fewest turns lately, so one session asking often cannot hold the
+others back. A request
 given up while it waits (the user barged in) never reaches the model; at most ``max_waiting``
 requests wait, beyond that a request fails at once with one line instead of queueing forever.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import heapq
 import itertools
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -26,7 +28,12 @@ _keys = itertools.count(1)
 
 
 class FairLLM:
-    """The shared model and its queue; ``session()`` hands out one ``LLM`` per session."""
+    """The shared model and its queue; ``session()`` hands out one ``LLM`` per session.
+
+    Fairness is start-time fair queuing with equal shares: each request gets a round number,
+    one past its session's previous request but never behind the round being served now (a
+    session that was idle does not bank turns); the free worker goes to the lowest round, the
+    earliest request first among equals."""
 
     def __init__(self, llm: LLM, workers: int = 1, max_waiting: int = 64) -> None:
         if workers < 1:
@@ -36,64 +43,59 @@ class FairLLM:
         self.max_waiting = max_waiting
         self.busy = 0
         self.waits: collections.deque[float] = collections.deque(maxlen=1000)  # seconds queued
-        self._waiting: dict[int, collections.deque[asyncio.Future[None]]] = {}
-        self._order: collections.deque[int] = collections.deque()  # sessions with a waiter, in turn
+        self._heap: list[tuple[int, int, asyncio.Future[None]]] = []  # (round, arrival, waiter)
+        self._arrivals = itertools.count()
+        self._round = 0  # the round of the latest request served
+        self._next: dict[int, int] = {}  # session -> the round of its next request
 
     def session(self, name: str = "") -> SessionLLM:
         return SessionLLM(self, next(_keys), name)
 
     @property
     def waiting(self) -> int:
-        return sum(len(q) for q in self._waiting.values())
+        return sum(1 for _, _, fut in self._heap if not fut.done())
+
+    def _take_round(self, key: int) -> int:
+        turn = max(self._round, self._next.get(key, 0))
+        self._next[key] = turn + 1
+        if len(self._next) > 4 * (self.max_waiting + self.workers):  # forget sessions long idle
+            self._next = {k: r for k, r in self._next.items() if r > self._round}
+        return turn
 
     @asynccontextmanager
     async def turn(self, key: int) -> AsyncIterator[None]:
         """Hold one of the workers for ``key``'s request (waiting for its turn first)."""
         start = time.monotonic()
-        if self.busy >= self.workers or self._order:
+        turn = self._take_round(key)
+        if self.busy >= self.workers or self.waiting:
             if self.waiting >= self.max_waiting:
                 raise BackendUnavailable(f"{self.llm.name} is busy: {self.waiting} replies are waiting; "
                                          "try again shortly, or serve fewer sessions per LLM")
             fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            queue = self._waiting.setdefault(key, collections.deque())
-            if not queue:
-                self._order.append(key)
-            queue.append(fut)
+            heapq.heappush(self._heap, (turn, next(self._arrivals), fut))
             try:
-                await fut  # a slot was handed over: ``busy`` already counts it
+                await fut  # a worker was handed over: ``busy`` already counts it
             except BaseException:
                 if fut.done() and not fut.cancelled():
                     self._release()  # granted and cancelled in the same step: pass it on
                 else:
-                    self._forget(key, fut)
+                    fut.cancel()  # left in the heap, skipped when its turn comes
                 raise
         else:
             self.busy += 1
+            self._round = max(self._round, turn)
         self.waits.append(time.monotonic() - start)
         try:
             yield
         finally:
             self._release()
 
-    def _forget(self, key: int, fut: asyncio.Future[None]) -> None:
-        queue = self._waiting.get(key)
-        if queue is not None and fut in queue:
-            queue.remove(fut)
-            if not queue:
-                del self._waiting[key]
-                self._order.remove(key)
-
     def _release(self) -> None:
-        """A worker is free: the next waiting session in turn gets it (the count stays busy)."""
-        while self._order:
-            key = self._order.popleft()
-            queue = self._waiting[key]
-            fut = queue.popleft()
-            if queue:
-                self._order.append(key)  # its next request goes to the back of the round
-            else:
-                del self._waiting[key]
+        """A worker is free: the lowest round waiting gets it (the count stays busy)."""
+        while self._heap:
+            turn, _, fut = heapq.heappop(self._heap)
             if not fut.done():
+                self._round = max(self._round, turn)
                 fut.set_result(None)
                 return
         self.busy -= 1

@@ -3,7 +3,8 @@
 ``PeerAudioOutput`` is the session's ``AudioOutput`` (``agent.core.stages``): the responder
 queues speech into a bounded FIFO (``play`` waits while half a second is queued, nothing is ever
 dropped) and ``AgentAudioTrack.recv`` takes 20 ms from it each time aiortc asks, paced at real
-time, silence when nothing is queued. ``position`` counts the samples sent, so lip-sync,
+time, silence when nothing is queued. ``position`` counts the speech samples sent (as a sound card's
+output counts the samples it played, not the silence between), so lip-sync,
 barge-in's "how much was heard" and the face all run on the clock of the audio that left.
 A frame that finds the FIFO empty in the middle of an utterance is an underrun: an audible gap.
 """
@@ -45,12 +46,11 @@ class PeerAudioOutput:
         self._capacity = int(buffer_s * RATE)
         self._fifo = _Fifo()
         self._lock = threading.Lock()  # the FIFO is filled on the loop and may be read by a bench thread
-        self._sent = 0  # samples handed to the encoder: the clock
+        self._sent = 0  # samples of speech handed to the encoder: the clock (silence does not count)
         self._utterance_start = 0
         self._generation = 0
         self._room = asyncio.Event()
         self.speaking = False  # between start_utterance and the end of its audio
-        self.speech_samples = 0  # samples of speech sent (silence not counted)
         self.underruns = 0  # gaps in the middle of an utterance
         self._starved = False
         self._had_audio = False  # this utterance has sent speech (a gap before it is no gap)
@@ -64,8 +64,7 @@ class PeerAudioOutput:
         out = np.zeros(FRAME, dtype=np.float32)
         with self._lock:
             n = self._fifo.pull(out)
-            self._sent += FRAME
-            self.speech_samples += n
+            self._sent += n
             self._had_audio = self._had_audio or n > 0
             if self.speaking and self._had_audio and not self._draining and n < FRAME:
                 if not self._starved:

@@ -230,7 +230,7 @@ class PeerSession:
             "turns": self.relay.turns,
             "frames_sent": self.video_track.sent,
             "fresh_frames_sent": self.video_track.fresh,
-            "audio_seconds_sent": round(self.output.speech_samples / self.output.sample_rate, 3),
+            "audio_seconds_sent": round(self.output.clock(), 3),  # the agent's speech, silence not counted
             "underruns": self.output.underruns,
         }
         if self.ended is not None:
