@@ -152,6 +152,16 @@ class Segmenter:
     def onset(self) -> float:
         return self._onset
 
+    @property
+    def quiet_frames(self) -> int:
+        """Frames of silence since the speech of the open utterance last stopped (0 in speech)."""
+        return self._quiet if self.state is SegState.TRAILING else 0
+
+    @property
+    def start(self) -> float:
+        """Start of the open utterance's audio (its padding included), input clock."""
+        return self._start
+
     def current_audio(self) -> np.ndarray:
         return np.concatenate(self._frames) if self._frames else np.zeros(0, np.float32)
 
