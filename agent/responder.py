@@ -119,16 +119,20 @@ class Responder:
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    async def respond(self, user_text: str, affect: Any, emotion: Any, recalled: Sequence[str] = ()) -> str:
+    async def respond(self, user_text: str, affect: Any, emotion: Any, recalled: Sequence[str] = (),
+                      prepared: Any = None) -> str:
         """Reply to ``user_text`` with ``emotion`` (chosen already) and what memory ``recalled``
-        (into the turn's note, after the cached prefix); returns what the user heard."""
+        (into the turn's note, after the cached prefix); returns what the user heard.
+        ``prepared`` (``agent.speculation.Speculation``): a reply already under way for exactly
+        this prompt is spoken instead of asking the LLM again."""
         heard = ""
         try:
             if not self.cancelled:
                 await self.show_emotion(emotion)
                 messages = self.dialogue.messages(user_text, emotion, affect, recalled)
                 await self.bus.publish(Prompt(messages=tuple((m.role, m.content) for m in messages)))
-                heard = await self.speak(self.dialogue.stream(messages), emotion)
+                ready = await prepared.take(user_text, messages) if prepared is not None else None
+                heard = await self.speak(ready or self.dialogue.stream(messages), emotion)
         finally:
             self.dialogue.commit(user_text, heard)
         return heard

@@ -25,11 +25,13 @@ from agent.core.bus import EventBus
 from agent.core.channel import ChannelClosed, Overflow
 from agent.core.clock import SessionClock
 from agent.core.loop_monitor import LoopMonitor
+from agent.core.stages import Message
 from agent.core.tasks import TaskOwner
 from agent.face_loop import FaceLoop, LiveVideo
 from agent.pipeline import Pipeline
 from agent.recorder import EventLog
 from agent.responder import Responder, TurnTimes
+from agent.speculation import Speculation
 from agent.turn_state import Turn, TurnState
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class Report:
     late_frames: int = 0
     loop_lag_ms: list[float] = field(default_factory=list)
     stalls: list[tuple[float, str]] = field(default_factory=list)
+    speculative: tuple[int, int, int] = (0, 0, 0)  # replies prepared early: started, spoken, thrown away
     output: Path | None = None
 
 
@@ -97,7 +100,10 @@ class Session:
             ev.UserSpeechStarted: self._on_user_speech,
             ev.PluginCommand: self._on_plugin_command,
             ev.InputEnded: self._on_input_ended,
+            ev.TurnEndLikely: self._on_turn_end_likely,
         }
+        self.speculation = Speculation(self.owner, p.dialogue, self._speculative_prompt) \
+            if p.dialogue is not None and p.understanding is not None else None
         # Commands plugins and clients send back ("stop_talking" is an Interrupt already).
         self._commands: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "say": self._cmd_say, "user_text": self._cmd_user_text,
@@ -192,6 +198,9 @@ class Session:
             self.report.late_frames = self.face_loop.late_frames
         self.report.loop_lag_ms = list(self.monitor.lags_ms)
         self.report.stalls = list(self.monitor.stalls)
+        if self.speculation is not None:
+            s = self.speculation
+            self.report.speculative = (s.started, s.used, s.thrown_away)
         self.bus.close()
         if self._event_log is not None:
             self._event_log.close()
@@ -271,7 +280,7 @@ class Session:
         await self.bus.publish(ev.UserAffect(vad=vad3(user.vad), confidence=user.confidence,
                                              label=user.label, cues=user.cues))
         try:
-            heard = await self.responder.respond(text, user, reading.emotion, recalled)
+            heard = await self.responder.respond(text, user, reading.emotion, recalled, self.speculation)
         except Exception as exc:  # one failed reply (LLM server gone, TTS error) ends the turn only
             heard = self._reply_failed(exc)
         spans = times.spans()
@@ -285,6 +294,20 @@ class Session:
         self._reply_ended()
         await self._finish_if_done()
         return heard
+
+    async def _on_turn_end_likely(self, e: ev.TurnEndLikely) -> None:
+        replying = self._reply is not None and not self._reply.done()
+        if self.speculation is not None and not replying:
+            self.speculation.start(e.text)
+
+    async def _speculative_prompt(self, text: str) -> list[Message]:
+        """The prompt a reply to ``text`` would get now, the words read without keeping anything."""
+        p = self.pipeline
+        assert p.understanding is not None and p.dialogue is not None
+        reading = await p.understanding.read_async(text, p.dialogue.last_reply, self.clock.t0 + self.clock(),
+                                                   keep=False)
+        recalled = await p.memory.recall(text) if p.memory is not None else []
+        return p.dialogue.messages(text, reading.emotion, reading.user, recalled)
 
     async def _on_interrupt(self, e: ev.Interrupt) -> None:
         if self.responder.interrupt():
@@ -317,6 +340,8 @@ class Session:
         await self.bus.publish(ev.AgentGaze(target=target))
 
     async def _on_user_speech(self, e: ev.UserSpeechStarted) -> None:
+        if self.speculation is not None:
+            self.speculation.cancel()  # the user goes on: the prepared reply would answer too little
         if self.turn.state is TurnState.LISTENING and self.pipeline.animator is not None:
             self.pipeline.animator.set_listening(True, self.clock())
 

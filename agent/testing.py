@@ -198,6 +198,12 @@ class FakeEngine:
     def set_state(self, emotion: Any, now: float) -> None:
         self.state = emotion
 
+    def snapshot(self) -> Any:
+        return self.state
+
+    def restore(self, snapshot: Any) -> None:
+        self.state = snapshot
+
     def warm_up(self, ctx: Any) -> None:
         pass
 

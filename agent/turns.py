@@ -211,6 +211,11 @@ class EndOfTurnDetector:
     def tick(self, now: float) -> TurnDecision | None:
         return self._on("tick", now)
 
+    @property
+    def likely(self) -> str | None:
+        """The words of a turn that ends unless speech resumes (waiting out its silence)."""
+        return " ".join(self._texts) if self.state is EotState.WAITING and self._texts else None
+
     def _on(self, what: str, t: float, text: str = "") -> TurnDecision | None:
         handler = self._table.get((self.state, what))
         return handler(t, text) if handler is not None else None

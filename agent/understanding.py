@@ -11,9 +11,11 @@ same way.
 from __future__ import annotations
 
 import asyncio
+import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -62,22 +64,28 @@ class Understanding:
         with self._lock:
             return self.fusion.current(now)
 
-    def read(self, user_text: str, agent_prev_text: str, now: float) -> Reading:
-        """Blocking (MiniLM and the heads): run it with :meth:`read_async` in a session."""
+    def read(self, user_text: str, agent_prev_text: str, now: float, *, keep: bool = True) -> Reading:
+        """Blocking (MiniLM and the heads): run it with :meth:`read_async` in a session.
+        ``keep=False``: a speculative reading — the fused affect and the persona's emotion are
+        left as they were, so the turn can be read again for real once it is confirmed."""
         both = self._embed([agent_prev_text, user_text])
         ctx = self.engine.context_of(agent_prev_text, both[0], both[1])
         text = self.text_affect.estimate_embedded(user_text, both[1], now)
         with self._lock:
+            undo = None if keep else (copy.deepcopy(self.fusion), self.engine.snapshot())
             self.fusion.update(text)
             fused = self.fusion.current(now)
             estimate = None
             if fused.confidence > 0.0:
                 estimate = AffectEstimate("fused", fused.vad, fused.confidence, now, fused.label, fused.cues)
             emotion = self.engine.respond_to(ctx, user_text, estimate, now)
+            if undo is not None:
+                self.fusion = undo[0]
+                self.engine.restore(undo[1])
         return Reading(text, fused, emotion)
 
-    async def read_async(self, user_text: str, agent_prev_text: str, now: float) -> Reading:
-        return await asyncio.to_thread(self.read, user_text, agent_prev_text, now)
+    async def read_async(self, user_text: str, agent_prev_text: str, now: float, *, keep: bool = True) -> Reading:
+        return await asyncio.to_thread(partial(self.read, keep=keep), user_text, agent_prev_text, now)
 
     def set_emotion(self, emotion: Any, now: float) -> None:
         with self._lock:

@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 TRANSCRIBE_QUEUE = 8  # utterances waiting for Whisper; the frame loop waits when it is full
 
-
 @dataclass(frozen=True)
 class HearingConfig:
     vad: VadConfig = field(default_factory=VadConfig)
@@ -56,6 +55,11 @@ class HearingConfig:
     # that stood this far above the noise (the "s" of "stop", the "h" of "hold") is its start
     lead_db: float = 10.0
     lead_frames: int = 3
+    # Whisper starts on an utterance this many frames into the silence after it (64 ms), before
+    # the VAD has waited out its ``min_silence`` (256 ms) to close it: if no speech follows, the
+    # words are ready when the utterance closes. A short pause between words costs one early
+    # pass at most (one runs at a time).
+    early_after_frames: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,18 @@ class HeardFrame:
     end: float
     user: bool
     lead: float = 0.0
+
+
+@dataclass
+class _Reading:
+    """Whisper's words for an utterance's audio, then its voice affect (prosody reads the words
+    for the speaking rate); each a task, so the words can be published before the voice."""
+
+    asr: asyncio.Task[Any]
+    voice: asyncio.Task[AffectEstimate | None]
+    onset: float = 0.0  # of an early reading: the utterance's first speech frame, input clock
+    until: float = 0.0  # ... and the input time its audio ran to: valid if no speech came after
+    stale: bool = False  # the user went on: nobody will use it
 
 
 @dataclass
@@ -127,6 +143,9 @@ class Hearing:
         self._playback_residuals: collections.deque[float] = collections.deque(maxlen=62)  # 2 s of playback
         self._pending_residuals: collections.deque[float] = collections.deque()  # the last 0.3 s of it
         self._before: collections.deque[bool] = collections.deque(maxlen=self.config.lead_frames)  # voiced-loud frames
+        self._early: _Reading | None = None
+        self.early_used = 0  # utterances whose words were ready from an early pass
+        self.early_wasted = 0  # early passes thrown away (the user went on)
         self._idle = asyncio.Event()  # no utterance waits for transcription
         self._idle.set()
         self._handlers: dict[type, Callable[[Any], Any]] = {SpeechStart: self._started, SpeechEnd: self._ended}
@@ -185,6 +204,8 @@ class Hearing:
         heard = 0.0 if echo_only or (unsure and not self.segmenter.in_speech) else prob
         for e in self.segmenter.feed(frame.t, verdict.cleaned, heard):
             await self._handlers[type(e)](e)
+        if self.segmenter.quiet_frames == self.config.early_after_frames:
+            self._start_early()
         if self.listener is not None:
             user = prob >= self.config.vad.threshold and not (echo_only or unsure)
             # from the earliest loud frame just before (a stop's closure may sit between it and the vowel)
@@ -235,6 +256,41 @@ class Hearing:
             # is the same as at real pace with an instant transcription
             await self._idle.wait()
 
+    def _start_early(self) -> None:
+        """Whisper and prosody on the utterance so far, in case it has ended."""
+        if self.asr is None or (self._early is not None and not self._early.voice.done()):
+            return
+        if self._early is not None:
+            self._early.stale = True
+            self.early_wasted += 1
+        audio, start = self.segmenter.current_audio(), self.segmenter.start
+        self._early = self._read(audio, start, start + len(audio) / SAMPLE_RATE, "early")
+        self._early.onset, self._early.until = self.segmenter.onset, self.now
+
+    def _read(self, audio: np.ndarray, start: float, end: float, name: str) -> _Reading:
+        asr = self._owner.spawn(asyncio.to_thread(self.asr.transcribe, audio, start), f"{name} words")
+
+        async def voice() -> AffectEstimate | None:
+            words = tuple((await asr).words)
+            if self.voice_affect is None or reading.stale:
+                return None  # no prosody for an early reading the user already went on from
+            return await asyncio.to_thread(self.voice_affect.estimate, audio, self.source.origin + end, words)
+
+        reading = _Reading(asr, asr)  # the voice task is set below, once the reading exists
+        reading.voice = self._owner.spawn(voice(), f"{name} voice")
+        return reading
+
+    def _early_for(self, seg: Segment) -> _Reading | None:
+        """The early pass that read all of ``seg``'s speech, if there is one."""
+        early, self._early = self._early, None
+        if early is not None and early.onset == seg.onset and seg.offset <= early.until + 1e-9:
+            self.early_used += 1
+            return early
+        if early is not None:
+            early.stale = True
+            self.early_wasted += 1
+        return None
+
     async def _transcribe_loop(self) -> None:
         """Whisper and prosody for each utterance in turn, off the frame loop."""
         while True:
@@ -254,23 +310,23 @@ class Hearing:
                 self.on_segment(heard)
 
     async def _transcribe(self, heard: HeardSegment) -> None:
+        """The utterance's words and voice affect: from the early pass when it read all of the
+        speech, else read now. The turn is decided (``listener.heard``) once both are in, so the
+        reply that follows fuses the voice."""
         seg = heard.segment
-        words: tuple[Any, ...] = ()
-        if self.asr is not None:
-            with self.bus.measure("asr"):
-                result = await asyncio.to_thread(self.asr.transcribe, seg.audio, seg.start)
-            heard.text, heard.asr_s, words = result.text, result.compute_s, tuple(result.words)
-            heard.words = tuple((w.text, w.start, w.end) for w in result.words)
-            await self.bus.publish(ev.Transcript(text=result.text, words=heard.words,
-                                                 language=result.language))
-        if self.voice_affect is not None:
-            with self.bus.measure("voice_affect"):
-                heard.affect = await asyncio.to_thread(self.voice_affect.estimate, seg.audio,
-                                                       self.source.origin + seg.offset, words)
-            a = heard.affect
-            if a is not None and a.confidence > 0:
-                await self.bus.publish(ev.AffectEstimated(source="voice", vad=vad3(a.vad),
-                                                          confidence=a.confidence, label=a.label, cues=a.cues))
+        if self.asr is None:
+            return
+        reading = self._early_for(seg) or self._read(seg.audio, seg.start, seg.offset, "utterance")
+        with self.bus.measure("asr"):
+            result = await reading.asr
+        heard.text, heard.asr_s = result.text, result.compute_s
+        heard.words = tuple((w.text, w.start, w.end) for w in result.words)
+        await self.bus.publish(ev.Transcript(text=result.text, words=heard.words, language=result.language))
+        heard.affect = affect = await reading.voice
+        if affect is not None and affect.confidence > 0:
+            await self.bus.publish(ev.AffectEstimated(
+                source="voice", vad=vad3(affect.vad), confidence=affect.confidence, label=affect.label,
+                cues=affect.cues))
 
     async def glance(self, audio: np.ndarray, prompt: str | None = None) -> str:
         """Whisper's quick read of a short clip (an onset, a paused utterance), off the loop."""

@@ -13,6 +13,7 @@ temperament, preceding × temperament] names the response label. The head is tra
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import logging
@@ -229,6 +230,13 @@ class EmotionEngine:
     def warm_up(self, ctx: Context) -> None:
         """Run the head once on ``ctx`` (first-call allocations) without changing any state."""
         self.head(ctx, np.zeros((1, 3), np.float32), np.zeros(1, np.int64), self.temperament[None])
+
+    def snapshot(self) -> object:
+        """Everything ``respond_to`` changes (emotion, mood, clock), to undo a speculative turn."""
+        return copy.deepcopy((self.state, self.mood, self._t))
+
+    def restore(self, snapshot: object) -> None:
+        self.state, self.mood, self._t = copy.deepcopy(snapshot)  # type: ignore[misc]
 
     def set_state(self, emotion: Emotion, now: float) -> None:
         """Take on ``emotion`` now (a plugin's or an operator's ``set_emotion``); it relaxes from here."""

@@ -286,3 +286,19 @@ def test_a_frame_the_gate_drops_does_not_hide_a_turn_but_a_real_gap_does() -> No
     _frames(mm_hm, "######")
     mm_hm.resolve(Look.ACK, 0.192)
     assert _frames(mm_hm, "...####", 0.192) == []
+
+
+def test_a_turn_waiting_out_its_silence_is_likely_and_then_decided():
+    from agent.turns import EndOfTurnDetector
+
+    eot = EndOfTurnDetector()
+    eot.speech_started(0.0)
+    eot.speech_ended(1.0)
+    assert eot.transcript("So I was thinking that", 1.1) is None
+    assert eot.likely == "So I was thinking that"  # a reply may be prepared now
+    eot.speech_started(1.3)  # ... the user goes on
+    assert eot.likely is None
+    eot.speech_ended(2.0)
+    assert eot.transcript("we could do decimals.", 2.1) is None
+    d = eot.tick(2.3)
+    assert d is not None and d.text == "So I was thinking that we could do decimals." and eot.likely is None

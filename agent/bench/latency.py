@@ -108,7 +108,10 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
             spans["first_frame"] = render_s
             spans["total"] += render_s
         turns.append(spans)
+    evaluated = list(getattr(parts.dialogue.llm, "evaluated", ()))
     info = {"llm": getattr(parts.dialogue.llm, "name", backend), "render_s": render_s,
+            "evaluated": evaluated[1:],  # the warm-up's (the fixed prefix, evaluated once) left out
+            "early": (hearing.early_used, hearing.early_wasted), "speculative": report.speculative,
             "late_frames": report.late_frames, "frames": report.frames, "loop_lag_ms": report.loop_lag_ms,
             "stalls": report.stalls}
     if output is not None and parts.recording is not None:
@@ -143,6 +146,14 @@ def run(opts: BenchOptions) -> Suite:
             suite.figures.append(Figure(f"{backend}: turns answered", len(turns)))
             suite.figures.append(Figure(f"{backend}: late face frames", info["late_frames"]))
             lags += info["loop_lag_ms"]
+            if info["evaluated"]:
+                suite.timings.append(Timing(f"{backend}: prompt tokens evaluated", info["evaluated"], "tokens"))
+            used, wasted = info["early"]
+            suite.figures.append(Figure(f"{backend}: utterances read before the VAD closed them", used))
+            suite.figures.append(Figure(f"{backend}: early readings thrown away (the user went on)", wasted))
+            started, spoken, thrown = info["speculative"]
+            suite.figures.append(Figure(f"{backend}: replies prepared before the turn ended, spoken", spoken))
+            suite.figures.append(Figure(f"{backend}: replies prepared before the turn ended, thrown away", thrown))
             for seconds, where in info["stalls"]:
                 suite.notes.append(f"{backend}: the loop was blocked {seconds * 1000:.0f} ms in {where}")
             if out is not None and out.exists():

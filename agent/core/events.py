@@ -280,6 +280,15 @@ class TurnLatency(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TurnEndLikely(Event):
+    """The user's words are in and the turn will end unless they go on: a reply may be prepared
+    (not spoken) until ``EndOfTurn`` with the same words confirms it."""
+
+    pii: ClassVar[tuple[str, ...]] = ("text",)
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class EndOfTurn(Event):
     """The user's turn is over: what they said, when their speech ended and when that was
     decided (both seconds on the input audio clock)."""
