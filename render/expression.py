@@ -28,11 +28,11 @@ LEFT, RIGHT = 0, 1
 # EMFACS prototypes at full intensity (0..1; letter grades A trace .. E maximum ≈ .2 .. 1).
 EMFACS: dict[str, dict[int, float]] = {
     "joy": {6: 0.7, 12: 0.9, 25: 0.2},
-    "sadness": {1: 0.8, 4: 0.45, 15: 0.7, 17: 0.3},
+    "sadness": {1: 0.9, 4: 0.4, 15: 0.8, 17: 0.3},
     "surprise": {1: 0.9, 2: 0.9, 5: 0.4, 26: 0.6},
-    "fear": {1: 0.8, 2: 0.5, 4: 0.5, 5: 0.8, 7: 0.35, 20: 0.7, 26: 0.35},
-    "anger": {4: 0.9, 5: 0.45, 7: 0.6, 23: 0.7, 24: 0.4},
-    "disgust": {9: 0.8, 10: 0.35, 15: 0.5, 16: 0.4},
+    "fear": {1: 0.8, 2: 0.6, 4: 0.5, 5: 0.8, 7: 0.35, 20: 0.8, 26: 0.5},
+    "anger": {4: 0.9, 5: 0.45, 7: 0.85, 23: 0.7, 24: 0.6},
+    "disgust": {9: 0.8, 10: 0.5, 15: 0.5, 16: 0.5},
     "neutral": {},
 }
 CONTEMPT_LEFT: dict[int, float] = {12: 0.25, 14: 0.25}  # one-sided 12A+14A (no VAD prototype)
@@ -57,7 +57,7 @@ _AU_TO_SHAPES: dict[int, tuple[tuple[str, float], ...]] = {
     19: (("tongueOut", 1.0),),
     20: (("mouthStretch", 1.0),),
     22: (("mouthFunnel", 1.0),),
-    23: (("mouthPress", 0.6), ("mouthPucker", 0.2)),
+    23: (("mouthPress", 0.6), ("mouthPucker", 0.4)),
     24: (("mouthPress", 1.0),),
     25: (("jawOpen", 0.12), ("mouthLowerDown", 0.15)),
     26: (("jawOpen", 0.6),),
@@ -103,6 +103,7 @@ _EMOTIONS = tuple(k for k in EMFACS if k != "neutral")
 _DIRECTIONS = np.array([PROTOTYPES[k] for k in _EMOTIONS], dtype=np.float64)
 _DIRECTIONS /= np.linalg.norm(_DIRECTIONS, axis=1, keepdims=True)
 _PROTO_AUS = np.stack([au_vector(EMFACS[k]) for k in _EMOTIONS])  # (6, 2, n)
+_NORMS = {k: float(np.linalg.norm(PROTOTYPES[k])) for k in _EMOTIONS}
 BLEND_TEMPERATURE = 0.12  # softmax temperature over distances between unit VAD directions
 
 
@@ -117,16 +118,32 @@ def prototype_weights(vad: tuple[float, float, float]) -> dict[str, float]:
     return dict(zip(_EMOTIONS, (w / w.sum()).tolist(), strict=True))
 
 
-def emotion_aus(emotion: Emotion, expressivity: float = 1.0) -> np.ndarray:
-    """The face of ``emotion``: prototypes blended by VAD direction, scaled by intensity.
+def expression_amplitude(vad: tuple[float, float, float]) -> float:
+    """How far along its direction an emotion is, 0 (neutral) .. 1 (the prototype itself).
 
-    Intensity is lifted by a power below one so mild emotions still show (people read a
-    faint smile; a linear scale would leave it invisible).
+    Measured against the blended prototypes' own distance from neutral rather than the
+    farthest prototype's, so that every label at full strength shows its full face: anger's
+    prototype is nearer neutral than fear's, and would otherwise never show more than 73%.
+    """
+    weights = prototype_weights(vad)
+    reach = sum(weights[k] * _NORMS[k] for k in _EMOTIONS)
+    if reach <= 0.0:
+        return 0.0
+    return float(np.clip(np.linalg.norm(np.asarray(vad, dtype=np.float64)) / reach, 0.0, 1.0))
+
+
+def emotion_aus(emotion: Emotion, expressivity: float = 1.0) -> np.ndarray:
+    """The face of ``emotion``: prototypes blended by VAD direction, scaled by how far along
+    that direction it is.
+
+    The amplitude is lifted by a power below one so mild emotions still show (people read a
+    faint smile; a linear scale would leave it invisible), and stays graded: 0.3 of an
+    emotion shows 41% of its face, 0.5 shows 59%.
     """
     weights = prototype_weights(emotion.vad)
     blend = np.tensordot(np.array([weights[k] for k in _EMOTIONS], dtype=np.float32),
                          _PROTO_AUS, axes=1)
-    amplitude = float(np.clip(emotion.intensity, 0.0, 1.0)) ** 0.75 * expressivity
+    amplitude = expression_amplitude(emotion.vad) ** 0.75 * expressivity
     return np.clip(blend * amplitude, 0.0, 1.0).astype(np.float32)
 
 

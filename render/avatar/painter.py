@@ -30,6 +30,7 @@ from render.avatar.styles import Style
 from render.batching import BatchSplitter
 
 HEAD_Y = 0.04  # canvas height of the head centre
+LIPS = 1.35  # lip thickness over the style's
 ZOOM = 1.30  # canvas units per head unit
 PIVOT = -0.35  # head-local height the head rolls about (the neck)
 WINDOW = (-0.82, 0.82, -0.86, 1.0)  # canvas x0, x1, y0, y1 the head can reach
@@ -300,7 +301,7 @@ class AvatarRenderer:
         reg = self._region(np.zeros(rig.n), np.full(rig.n, -0.02), st.head_w + 0.08, 0.62)
         u, v = self._uv(reg)
         d = sdf.ellipse(u, v - 0.06, st.head_w, st.head_h)
-        jy = -0.16 - 0.055 * jaw_open + 0.012 * rig("jawForward")
+        jy = -0.16 - 0.11 * jaw_open + 0.012 * rig("jawForward")
         jaw = sdf.ellipse(u - t(jaw_x), v - t(jy), t(st.head_w * st.jaw_w * (1 + 0.05 * puff)),
                           t(st.chin + 0.04 * jaw_open - 0.01 * rig("jawForward")))
         d = sdf.smin(d, jaw, 0.08)
@@ -400,12 +401,14 @@ class AvatarRenderer:
         for k, sg in enumerate(SIGNS):
             blink = rig.side("eyeBlink", k)
             wide, squint = rig.side("eyeWide", k), rig.side("eyeSquint", k)
-            cheek, down = rig.side("cheekSquint", k), rig.side("browDown", k)
+            cheek = rig.side("cheekSquint", k)
             p = rig.project(sg * st.eye_gap, 0.0, head_w=st.head_w)
             vis = np.clip((p.z + 0.05) * 8.0, 0.0, 1.0)
-            up = st.eye_h * (1 + 0.85 * wide - 0.35 * squint - 0.25 * down + 0.1 * rig("browInnerUp"))
+            # the upper lid rises by a fixed amount (the face reader loses a cartoon eye opened
+            # wider than that); the lid tightener raises the lower lid only (AU7 is not AU43)
+            up = st.eye_h * (1 + 0.1 * rig("browInnerUp")) + 0.016 * wide
             cheek = np.clip(cheek + 0.5 * rig.side("noseSneer", k), 0, 1)
-            lo = st.eye_h * 0.75 * (1 + 0.35 * wide - 0.45 * squint - 0.55 * cheek)
+            lo = st.eye_h * 0.75 * (1 - squint - 0.55 * cheek)
             yu = up + (-lo - up) * blink
             reg = self._region(p.x, p.y, st.eye_w * 1.5, st.eye_h * 2.6)
             u, v = self._uv(reg)
@@ -455,12 +458,12 @@ class AvatarRenderer:
             u, v = self._uv(reg)
             lx = (u - t(p.x)) / t(p.fx) * sg  # + is outward
             ly = v - t(p.y)
-            xin = t(-st.eye_w * 1.0 + 0.028 * down)
-            xout = st.eye_w * 1.25
             sneer = rig.side("noseSneer", k)
             down = np.clip(down + 0.35 * sneer, 0, 1)
-            yin = t(-0.010 + 0.065 * inner_up - 0.068 * down * (1 - 0.6 * inner_up) + 0.012 * outer)
-            yout = t(-0.014 + 0.05 * outer - 0.03 * down + 0.006 * inner_up)
+            xin = t(-st.eye_w * 1.0 - 0.035 * down)  # the corrugator draws the brows together
+            xout = t(st.eye_w * 1.25 - 0.015 * down)
+            yin = t(-0.010 + 0.065 * inner_up - 0.085 * down * (1 - 0.5 * inner_up) + 0.012 * outer)
+            yout = t(-0.014 + 0.05 * outer - 0.02 * down + 0.006 * inner_up)
             arch = t(st.brow_arch * (1 - 0.6 * down) + 0.02 * outer)
             s = (lx - xin) / (xout - xin)
             sc = s.clamp(0.0, 1.0)
@@ -497,24 +500,32 @@ class AvatarRenderer:
         tongue = rig("tongueOut")
         shift = 0.035 * (rig("mouthLeft") - rig("mouthRight")) + 0.02 * (rig("jawLeft") - rig("jawRight"))
         p = rig.project(shift, -0.255, head_w=st.head_w)
-        corners_x, corners_y = [], []
+        corners_x, corners_y, droop = [], [], []
         for k, sg in enumerate(SIGNS):
             smile, frown = rig.side("mouthSmile", k), rig.side("mouthFrown", k)
             stretch, dimple = rig.side("mouthStretch", k), rig.side("mouthDimple", k)
-            corners_x.append(sg * st.mouth_w * (1 + 0.32 * smile + 0.40 * stretch + 0.14 * dimple
-                                                 - 0.45 * pucker - 0.34 * funnel + 0.05 * jaw))
-            corners_y.append(0.075 * smile - 0.052 * frown - 0.014 * stretch + 0.008 * dimple
-                             + 0.012 * rig.side("mouthUpperUp", k) - 0.018 * jaw)
+            # the depressor (AU15) pulls the corners down and out, the lips bending along their
+            # length and most at the ends; the stretcher (AU20) pulls them back, a little down
+            corners_x.append(sg * st.mouth_w * (1 + 0.32 * smile + 0.8 * stretch + 0.14 * dimple
+                                                 + 0.55 * frown - 0.45 * pucker - 0.34 * funnel
+                                                 + 0.05 * jaw))
+            corners_y.append(0.075 * smile - 0.05 * stretch + 0.008 * dimple - 0.045 * frown
+                             + 0.012 * rig.side("mouthUpperUp", k) - 0.025 * jaw)
+            droop.append(-0.025 * frown)
         smile_m, stretch_m = rig.mean("mouthSmile"), rig.mean("mouthStretch")
         press, lower, upper = rig.mean("mouthPress"), rig.mean("mouthLowerDown"), rig.mean("mouthUpperUp")
         opening = 0.20 * jaw * (1 - close) + 0.05 * tongue
-        gap_u = 0.25 * opening + 0.05 * upper + 0.014 * funnel + 0.012 * smile_m
-        gap_l = 0.75 * opening + 0.040 * lower + 0.016 * funnel + 0.016 * smile_m
+        # the jaw takes the lower lip down; the upper lip stays (a face reader takes an upper
+        # lip that rises with the jaw for the upper-lip raiser)
+        gap_u = 0.10 * opening + 0.05 * upper + 0.014 * funnel + 0.012 * smile_m
+        gap_l = 0.90 * opening + 0.040 * lower + 0.016 * funnel + 0.016 * smile_m
         gap_u = gap_u * (1 - 0.8 * press)
         gap_l = gap_l * (1 - 0.8 * press)
-        thin = 1 - 0.7 * press - 0.15 * stretch_m - 0.2 * smile_m - 0.3 * close * (1 - jaw)
-        tu = st.lip_u * np.clip(thin - 0.75 * roll_u + 0.5 * pucker + 0.3 * funnel + 0.3 * shrug_u, 0.12, 2)
-        tl = st.lip_l * np.clip(thin - 0.8 * roll_l + 0.5 * pucker + 0.3 * funnel + 0.35 * shrug_l, 0.12, 2)
+        thin = 1 - 0.95 * press - 0.15 * stretch_m - 0.2 * smile_m - 0.3 * close * (1 - jaw)
+        # lips fuller than the styles' numbers: thin closed lips read as pressed at rest, and
+        # then a pressed mouth (anger) has nothing left to show
+        tu = LIPS * st.lip_u * np.clip(thin - 0.75 * roll_u + 0.5 * pucker + 0.3 * funnel + 0.3 * shrug_u, 0.12, 2)
+        tl = LIPS * st.lip_l * np.clip(thin - 0.8 * roll_l + 0.5 * pucker + 0.3 * funnel + 0.35 * shrug_l, 0.12, 2)
         tl = tl + 0.035 * jaw * close
         base_y = 0.010 * shrug_l + 0.006 * shrug_u - 0.006 * rig("jawForward")
         cl, cr = corners_x
@@ -530,14 +541,20 @@ class AvatarRenderer:
         s = (lx - t((cl + cr) / 2)) / hw_t
         s2 = s * s
         sym, anti = t((corners_y[0] + corners_y[1]) / 2), t((corners_y[1] - corners_y[0]) / 2)
-        mid = sym * s2 + anti * s * s.abs()
+        s4 = s2 * s2
+        dsym, danti = t((droop[0] + droop[1]) / 2), t((droop[1] - droop[0]) / 2)
+        mid = sym * s2 + anti * s * s.abs() + dsym * s4 + danti * s4 * s.sign()
         ds = (s.abs() - 1.0) * hw_t
         one = (1.0 - s2).clamp_min(0.0)
         box = t(np.clip(0.6 * stretch_m + 0.5 * smile_m, 0, 1))
         prof = (1.0 - (s2 + (s2 * s2 - s2) * box).clamp(0, 1)).sqrt()  # rounder <-> squarer
+        # a dropped jaw takes the lower lip down nearly to the corners (a square opening); the
+        # upper lip stays where it is
+        box_l = t(np.clip(0.6 * stretch_m + 0.5 * smile_m + 0.9 * jaw, 0, 1))
+        prof_l = (1.0 - (s2 + (s2 * s2 - s2) * box_l).clamp(0, 1)).sqrt()
         lip_prof = one ** 0.6
         yui = mid + t(gap_u) * prof
-        yli = mid - t(gap_l) * prof
+        yli = mid - t(gap_l) * prof_l
         bow = (1.0 - (s / 0.18) ** 2).clamp_min(0.0) ** 2
         yuo = yui + t(tu) * lip_prof - t(tu * 0.28) * bow + 0.003
         ylo = yli - t(tl) * lip_prof - 0.002
@@ -665,7 +682,7 @@ class AvatarRenderer:
             qy = (ly.abs() - 0.030).clamp_min(0)
             box = torch.sqrt(qx * qx + qy * qy) - 0.028
             self._paint(reg, sdf.coverage(box, self.aa) * 0.10, self._colour((0.85, 0.92, 1.0)))
-            ring = box.abs() - 0.0055
+            ring = box.abs() - 0.004  # a fine rim: a heavy one hides the brows from a face reader
             self._paint(reg, sdf.coverage(ring, self.aa), colour)
         a, b = rims
         reg = self._region((a.x + b.x) / 2, a.y, float(np.abs(b.x - a.x).max() / 2), 0.03)

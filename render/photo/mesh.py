@@ -29,12 +29,13 @@ class Mesh:
     depth: np.ndarray  # (V,) z of each vertex (pixels, > 0 away from the camera)
     n_face: int  # the first n_face vertices are the landmarks
     halo: slice
-    triangles: np.ndarray  # (T, 3)
+    triangles: np.ndarray  # (T, 3); the first n_skin are the face's own skin (the tessellation)
     roi: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
     grid_shape: tuple[int, int]  # (gh, gw)
     tri_index: np.ndarray  # (gh*gw, 3) vertex ids
     bary: np.ndarray  # (gh*gw, 3)
     centre: np.ndarray  # face centre (x, y)
+    n_skin: int = 0
 
 
 def build_mesh(points: np.ndarray, size: tuple[int, int]) -> Mesh:
@@ -61,6 +62,7 @@ def build_mesh(points: np.ndarray, size: tuple[int, int]) -> Mesh:
     depth = np.concatenate([points[:, 2], oval_z, np.zeros(len(border))]).astype(np.float32)
 
     tris = [tuple(t) for t in L.tessellation()]
+    n_skin = len(tris)
     tris += _strip(L.LIP_UPPER_INNER, L.LIP_LOWER_INNER)
     for s in L.SIDES:
         tris += _strip(L.EYE_UPPER[s], L.EYE_LOWER[s])
@@ -73,7 +75,25 @@ def build_mesh(points: np.ndarray, size: tuple[int, int]) -> Mesh:
     gy = y0 + np.linspace(0, y1 - y0 - 1, gh)
     tri_index, bary = _tables(vertices, triangles, gx, gy)
     return Mesh(vertices.astype(np.float32), depth, n_face, slice(n_face, n_face + len(halo)),
-                triangles, (x0, y0, x1, y1), (gh, gw), tri_index, bary, centre.astype(np.float32))
+                triangles, (x0, y0, x1, y1), (gh, gw), tri_index, bary, centre.astype(np.float32), n_skin)
+
+
+def squeeze(mesh: Mesh, moved: np.ndarray) -> np.ndarray:
+    """(N,) the smallest area share of a skin triangle after the vertices move to ``moved``
+    (N, V, 2): 1 is no squeeze, 0 a triangle collapsed to a line, below 0 folded over."""
+    tri = mesh.triangles[:mesh.n_skin]
+
+    def area(p: np.ndarray) -> np.ndarray:
+        a, b, c = p[..., tri[:, 0], :], p[..., tri[:, 1], :], p[..., tri[:, 2], :]
+        return ((b[..., 0] - a[..., 0]) * (c[..., 1] - a[..., 1])
+                - (b[..., 1] - a[..., 1]) * (c[..., 0] - a[..., 0]))
+
+    rest = area(mesh.vertices.astype(np.float64))
+    # the tessellation's slivers along the lips and lids fold without a visible trace; a smear
+    # shows where a triangle with skin in it is squeezed
+    big = np.abs(rest) > 0.3 * np.median(np.abs(rest))
+    share = area(np.asarray(moved, np.float64))[:, big] / rest[big]
+    return share.min(axis=1)
 
 
 def _rectangle(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:

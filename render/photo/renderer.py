@@ -20,7 +20,8 @@ import numpy as np
 from agent.core.face_state import INDEX, FaceState, stack
 from render.batching import BatchSplitter
 from render.photo import landmarks as L
-from render.photo.mesh import build_mesh
+from render.photo.mesh import build_mesh, squeeze
+from render.photo.neutral import Neutralised, neutralise
 from render.photo.portrait import Portrait, load_portrait
 from render.photo.rig import (
     FACE_WIDTH_M,
@@ -29,7 +30,6 @@ from render.photo.rig import (
     effective_weights,
     gaze_vector,
     head_motion,
-    own_expression,
 )
 from render.photo.synth import _gap, paint_lids, paint_mouth, palette
 
@@ -45,14 +45,28 @@ class PhotoRenderer:
 
     def __init__(self, photo: Any, size: tuple[int, int] = (512, 512),
                  device: str | None = None, threads: int | None = None, face_index: int | None = None,
-                 landmarker: object | None = None) -> None:
+                 landmarker: Any | None = None, neutral: bool = True) -> None:
         """``photo``: a path (``PATH#N`` picks face N from the left), an RGB array, a loaded
-        ``Portrait``, or a persona's avatar block whose ``photo`` is set."""
-        import torch
-
+        ``Portrait``, or a persona's avatar block whose ``photo`` is set. ``neutral``: take the
+        portrait's own expression back first (``render.photo.neutral``)."""
         self.size = (int(size[0]), int(size[1]))
         if not isinstance(photo, (str, Path, np.ndarray, Portrait)):
             photo = photo.photo
+        own_landmarker = landmarker is None
+        if own_landmarker:
+            from perception.face import FaceLandmarker
+
+            landmarker = FaceLandmarker(video=False, num_faces=4)
+        try:
+            self._build(photo, device, threads, face_index, landmarker, neutral)
+        finally:
+            if own_landmarker:
+                landmarker.close()
+
+    def _build(self, photo: Any, device: str | None, threads: int | None, face_index: int | None,
+               landmarker: Any, neutral: bool) -> None:
+        import torch
+
         self.portrait = photo if isinstance(photo, Portrait) else load_portrait(
             photo, self.size, face_index=face_index, landmarker=landmarker)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -91,11 +105,12 @@ class PhotoRenderer:
         rxs = torch.linspace(-1, 1, x1 - x0, device=self.device)
         ry, rx = torch.meshgrid(rys, rxs, indexing="ij")
         self._pixels = torch.stack([rx, ry], dim=-1)[None]
-        self._own = own_expression(p.blendshapes)
+        self._own = np.zeros(len(p.blendshapes), np.float32)
         self._palette = palette(p.image, p.points[:, :2])
         self._rest_gap = _gap(p.points[:, :2], self.axis_y)
         log.info("photo renderer: %d vertices, %d triangles, roi %s on %s", n_vert, len(m.triangles),
                  m.roi, self.device)
+        self.neutral: Neutralised | None = neutralise(self, landmarker, p.blendshapes) if neutral else None
 
     def _iris_field(self, side: str) -> np.ndarray:
         """How much each grid point moves with the iris: a blob around it, inside the eye."""
@@ -124,8 +139,17 @@ class PhotoRenderer:
 
     def photo_state(self) -> FaceState:
         """The state that shows the photo unchanged (the rig counts from a neutral face, so a
-        smiling portrait's rest state has part of its smile taken back)."""
+        smiling portrait's rest state has its smile taken back)."""
         return FaceState(weights=self._own.copy())
+
+    def set_own(self, own: np.ndarray) -> None:
+        """The weights taken back from every frame: the portrait's own expression."""
+        self._own = np.asarray(own, np.float32).copy()
+
+    def squeeze(self, states: Sequence[FaceState]) -> np.ndarray:
+        """(N,) the smallest area share of a skin triangle in each state's warp (1: none
+        squeezed; below ``render.photo.neutral.SQUEEZE_LIMIT`` it looks smeared)."""
+        return squeeze(self.mesh, self.vertex_positions(states))
 
     def vertex_positions(self, states: Sequence[FaceState]) -> np.ndarray:
         """(N, V, 2) where the mesh vertices go for each state, in output pixels."""

@@ -14,7 +14,10 @@ import numpy as np
 from agent.core.face_state import BLENDSHAPES, INDEX
 from render.photo import landmarks as L
 
-EXTRA = ("seal",)  # closes the gap a photo's own parted lips show (lips pressed or closed)
+# derived channels: "seal" closes the gap a photo's own parted lips show (lips pressed or
+# closed); "browLower" is the brow lowerer's downward pull, which a raised inner brow (sadness,
+# fear) takes over while the corrugator still draws the brows together
+EXTRA = ("seal", "browLowerLeft", "browLowerRight")
 CHANNELS = BLENDSHAPES + EXTRA
 C_INDEX = {n: i for i, n in enumerate(CHANNELS)}
 JAW_TRAVEL = 0.5  # chin drop at jawOpen = 1, in eye distances
@@ -117,16 +120,18 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
     lower_lip = np.where(lower, 1.0, 0.0)
     lower_soft = np.where(below, lip_near * 0.5, 0.0)
     lower_soft[lower] = 1.0
-    upper_soft = np.where(~below & (v < seam), lip_near * 0.5, 0.0)
+    upper_soft = np.where(~below & (v < seam), lip_near * 0.85, 0.0)  # the skin above follows the lip
     upper_soft[upper] = 1.0
     for s in L.SIDES:
         out = 1.0 if s == "Left" else -1.0
         c = corners[s]
         near = gauss(c, 0.28)
         near[468:] = 0.0
+        corner = gauss(c, 0.16)  # the depressor pulls the corner itself, not the cheek
+        corner[468:] = 0.0
         add(f"mouthSmile{s}", np.stack([0.14 * out * near, -0.16 * near], axis=1))
-        add(f"mouthFrown{s}", np.stack([0.02 * out * near, 0.14 * near], axis=1))
-        add(f"mouthStretch{s}", np.stack([0.12 * out * near, 0.03 * near], axis=1))
+        add(f"mouthFrown{s}", np.stack([0.06 * out * corner, 0.2 * corner], axis=1))
+        add(f"mouthStretch{s}", np.stack([0.24 * out * near, 0.09 * near], axis=1))
         add(f"mouthDimple{s}", np.stack([0.06 * out * near, -0.01 * near], axis=1))
         add(f"mouthLowerDown{s}", np.stack([np.zeros(n), 0.12 * lower_soft * side[s]], axis=1))
         add(f"mouthUpperUp{s}", np.stack([np.zeros(n), -0.09 * upper_soft * side[s]], axis=1))
@@ -181,9 +186,10 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         inner = gauss(uv[L.BROW_INNER[s]], 0.22) * brow_gate
         outer = gauss(uv[L.BROW_OUTER[s]], 0.25) * brow_gate
         whole = gauss(brow_c, 0.3) * brow_gate
-        add("browInnerUp", np.stack([np.zeros(n), -0.13 * inner], axis=1))
-        add(f"browOuterUp{s}", np.stack([np.zeros(n), -0.1 * outer], axis=1))
-        add(f"browDown{s}", np.stack([-0.05 * out * whole, 0.12 * whole], axis=1))
+        add("browInnerUp", np.stack([np.zeros(n), -0.22 * inner], axis=1))
+        add(f"browOuterUp{s}", np.stack([np.zeros(n), -0.18 * outer], axis=1))
+        add(f"browDown{s}", np.stack([-0.1 * out * whole, 0.04 * whole], axis=1))
+        add(f"browLower{s}", np.stack([np.zeros(n), 0.18 * whole], axis=1))
 
         upper_v = _curve(uv, L.EYE_UPPER[s])
         lower_v = _curve(uv, L.EYE_LOWER[s])
@@ -200,12 +206,12 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         blink[crease] = (0.55 * travel * falloff)[crease]
         add(f"eyeBlink{s}", np.stack([np.zeros(n), blink], axis=1))
         squint = np.zeros(n)
-        squint[low_idx] = -0.3 * travel[low_idx]
+        squint[low_idx] = -0.45 * travel[low_idx]
         squint[up_idx] = 0.1 * travel[up_idx]
         add(f"eyeSquint{s}", np.stack([np.zeros(n), squint], axis=1))
         wide = np.zeros(n)
-        wide[up_idx] = -0.3 * travel[up_idx]
-        wide[crease] = (-0.2 * travel * falloff)[crease]
+        wide[up_idx] = -0.6 * travel[up_idx]
+        wide[crease] = (-0.4 * travel * falloff)[crease]
         add(f"eyeWide{s}", np.stack([np.zeros(n), wide], axis=1))
         for k in (L.EYE_UPPER[s][0], L.EYE_UPPER[s][-1]):  # the corners stay
             for name in (f"eyeBlink{s}", f"eyeSquint{s}", f"eyeWide{s}"):
@@ -238,7 +244,9 @@ def effective_weights(weights: np.ndarray, own: np.ndarray | None = None) -> np.
     press = (w[:, INDEX["mouthPressLeft"]] + w[:, INDEX["mouthPressRight"]]) / 2
     seal = np.clip(1.6 * press + 4.0 * w[:, INDEX["mouthClose"]] + 0.8 * w[:, INDEX["mouthRollLower"]]
                    + 0.6 * w[:, INDEX["mouthPucker"]], 0.0, 1.0)
-    return np.concatenate([w, seal[:, None]], axis=1)
+    lift = np.clip(w[:, INDEX["browInnerUp"]], 0.0, 1.0)
+    lower = [w[:, INDEX[f"browDown{s}"]] * (1.0 - 0.8 * lift) for s in ("Left", "Right")]
+    return np.stack([*w.T, seal, *lower], axis=1)
 
 
 def gaze_vector(weights: np.ndarray, gaze: np.ndarray, side: str) -> np.ndarray:
