@@ -68,6 +68,7 @@ class AvatarReadback:
     neutral: Reading
     readings: dict[tuple[str, float], Reading] = field(default_factory=dict)
     missed: list[str] = field(default_factory=list)  # frames the reader found no face in
+    note: str = ""  # a photo avatar's take-back of the portrait's own expression
 
     def shown(self, intensity: float) -> list[str]:
         return [e for e in EMOTIONS if (r := self.readings.get((e, intensity))) and r.shows(self.neutral)]
@@ -210,6 +211,8 @@ def readback_all(config: str | None = None, seed: int = 0, size: tuple[int, int]
             photo = PhotoRenderer(image, size=size, device="cpu", landmarker=analyzer.landmarker)
             try:
                 results.append(read_avatar(name, photo, tutor, analyzer, seed))
+                if photo.neutral is not None:
+                    results[-1].note = photo.neutral.describe()
             finally:
                 photo.close()
     finally:
@@ -229,6 +232,8 @@ def add_to(suite: Any, results: list[AvatarReadback]) -> None:
         suite.figures.append(Figure(f"readback {r.name}: 0.5 weaker than 1.0 (of 6)", len(r.graded())))
         for intensity in INTENSITIES:
             suite.notes.append(f"readback {r.name} at {intensity:.1f}: {r.row(intensity)}")
+        if r.note:
+            suite.notes.append(f"readback {r.name}: {r.note}")
         if r.missed:
             suite.notes.append(f"readback {r.name}: no face read in {', '.join(r.missed)}")
     short = [r.name for r in results if len(r.shown(1.0)) < len(EMOTIONS)]

@@ -1,4 +1,5 @@
-"""``agent bench render``: avatar frames per second, and audio-video sync in a rendered file.
+"""``agent bench render``: avatar frames per second, whether each emotion reads back off the
+rendered face (``agent.bench.readback``), and audio-video sync in a rendered file.
 
 Speed: 512×512 frames of a talking face (animator output) rendered on the CPU with 1 and 2
 threads, one frame per call and in batches; on a GPU when one is present. Sync: a clip is
@@ -59,6 +60,10 @@ def run(opts: BenchOptions) -> Suite:
         suite.timings.extend(bench_photo(opts))
     except ImportError as e:
         suite.notes.append(f"photo avatar not measured: {e} (pip install scikit-image)")
+    from agent.bench import readback
+
+    readback.add_to(suite, readback.readback_all(opts.extra.get("config"), seed=opts.seed, size=SIZE,
+                                                 quick=opts.quick))
     try:
         _sync(suite, persona, opts)
     except Exception as e:  # noqa: BLE001 - reported; the speed figures still stand
