@@ -98,6 +98,8 @@ class Session:
             ev.AffectEstimated: self._on_affect,
             ev.UserPresence: self._on_presence,
             ev.UserSpeechStarted: self._on_user_speech,
+            ev.UserPause: self._on_user_pause,
+            ev.UserExpression: self._on_user_expression,
             ev.PluginCommand: self._on_plugin_command,
             ev.InputEnded: self._on_input_ended,
             ev.TurnEndLikely: self._on_turn_end_likely,
@@ -344,6 +346,14 @@ class Session:
             self.speculation.cancel()  # the user goes on: the prepared reply would answer too little
         if self.turn.state is TurnState.LISTENING and self.pipeline.animator is not None:
             self.pipeline.animator.set_listening(True, self.clock())
+
+    async def _on_user_pause(self, e: ev.UserPause) -> None:
+        if self.turn.state is TurnState.LISTENING and self.pipeline.animator is not None:
+            self.pipeline.animator.user_paused(self.clock())
+
+    async def _on_user_expression(self, e: ev.UserExpression) -> None:
+        if self.pipeline.animator is not None:
+            self.pipeline.animator.set_user_affect(self.clock(), blendshapes=e.blendshapes)
 
     async def _on_plugin_command(self, e: ev.PluginCommand) -> None:
         handler = self._commands.get(e.command)

@@ -36,6 +36,10 @@ from perception.vad import Segment, Segmenter, SpeechEnd, SpeechStart, VadConfig
 log = logging.getLogger(__name__)
 
 TRANSCRIBE_QUEUE = 8  # utterances waiting for Whisper; the frame loop waits when it is full
+# silent frames (160 ms) after speech that make a pause listeners answer (UserPause): longer
+# than the gaps inside a phrase, shorter than the VAD's min_silence that ends an utterance
+PAUSE_FRAMES = 5
+
 
 @dataclass(frozen=True)
 class HearingConfig:
@@ -206,6 +210,9 @@ class Hearing:
             await self._handlers[type(e)](e)
         if self.segmenter.quiet_frames == self.config.early_after_frames:
             self._start_early()
+        if self.segmenter.quiet_frames == PAUSE_FRAMES:  # a pause between phrases, or the end
+            pause = PAUSE_FRAMES * FRAME_S
+            await self.bus.publish(ev.UserPause(audio_t=self.now - pause, duration=pause))
         if self.listener is not None:
             user = prob >= self.config.vad.threshold and not (echo_only or unsure)
             # from the earliest loud frame just before (a stop's closure may sit between it and the vowel)

@@ -191,6 +191,9 @@ class Seeing:
             await self.bus.publish(ev.AffectEstimated(source="face", vad=est.vad,
                                                       confidence=est.confidence, label=est.label,
                                                       cues=est.cues))
+            if analysis.user is not None:  # the face itself, for mirroring
+                await self.bus.publish(ev.UserExpression(
+                    blendshapes=tuple(round(float(w), 3) for w in analysis.user.blendshapes)))
             await self.bus.publish(ev.StageLatency(stage="face", seconds=round(analysis.seconds, 5),
                                                    turn=getattr(self.bus, "turn", 0)))
 

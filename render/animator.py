@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,6 +128,15 @@ class Animator:
     def set_listening(self, listening: bool, t: float) -> None:
         self._listening.set(listening, t)
 
+    def user_paused(self, t: float) -> bool:
+        """The user paused at ``t`` (the hearing stage's ``UserPause``): while listening, a
+        backchannel nod follows. Whether one was scheduled."""
+        return self._listening.pause(t)
+
+    def nod_onsets(self) -> list[float]:
+        """When the listening nods still in the schedule start (audio clock)."""
+        return self._listening.nod_onsets()
+
     def set_user_position(self, position: tuple[float, float] | None, t: float) -> None:
         """Where the camera sees the user's face at ``t``: the gaze follows it.
 
@@ -149,10 +159,10 @@ class Animator:
         self._look.set(t, look)
 
     def set_user_affect(self, t: float, affect_vad: tuple[float, float, float] | None = None,
-                        blendshapes: np.ndarray | None = None) -> None:
-        """How the user looks at ``t``: ``affect_vad`` and ``blendshapes`` (52, ARKit order)
-        drive mirroring while listening. Where the user is, and whether they are there at all,
-        is ``set_user_position``'s."""
+                        blendshapes: Sequence[float] | np.ndarray | None = None) -> None:
+        """How the user looks at ``t``: their own ``blendshapes`` (52, ARKit order) or, without
+        them, ``affect_vad`` drive mirroring while listening, about half a second later. Where
+        the user is, and whether they are there at all, is ``set_user_position``'s."""
         if affect_vad is not None or blendshapes is not None:
             self._listening.set_user(t, blendshapes, affect_vad)
 

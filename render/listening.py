@@ -1,16 +1,22 @@
-"""How the face listens while the user speaks: backchannel nods, a slight head tilt, and
-subtle mirroring of the user's expression.
+"""How the face listens while the user speaks: backchannel nods at the user's pauses, a
+slight head tilt, and subtle mirroring of the user's own expression.
 
-Listeners nod every few seconds while the other talks and mimic the other's expression a
-fraction of a second later (facial mimicry, Dimberg 2000); agreeable people mimic more
-(Sonnby-Borgström 2002), extraverts nod more and bigger. Gains here are design choices
-kept small: mirroring is a hint, never a copy.
+Listeners place their backchannels — a nod, a brief smile or raised brows — where the speaker
+pauses at the end of a phrase (Ward & Tsukahara 2000: after a stretch of speech, in the pause
+that follows), not on a clock; so nods answer the hearing stage's pauses (``pause``), a
+moment after each, and not at every one: never two within ``MIN_NOD_GAP`` scaled by how much
+this persona nods. Listeners also mimic the other's expression about half a second later
+(facial mimicry, Dimberg 2000) — the user's own blendshapes when the camera sees them, else the
+face of the user's estimated affect; agreeable people mimic more (Sonnby-Borgström 2002),
+extraverts nod more and bigger. Gains here are design choices kept small: mirroring is a hint,
+never a copy.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -18,11 +24,18 @@ from agent.core.face_state import BLENDSHAPES
 from persona.config import BigFive
 from persona.emotion import Emotion
 from render.expression import blendshapes_from_aus, emotion_aus
-from render.idle import EventStream, Lag, nod_pulse
+from render.idle import Lag, nod_pulse
 
 MIRROR_MAX_GAIN = 0.4  # share of the user's expression a fully agreeable persona takes on
-MIRROR_DELAY_TAU = 0.6  # seconds: mimicry follows the other's face, it does not lead it
+MIRROR_DELAY = 0.5  # seconds: mimicry follows the other's face, it does not lead it
+MIRROR_EASE = 0.15  # seconds: ... and eases into it
 NOD_WIDTH = 0.36  # seconds of one downward nod
+NOD_LATENCY = 0.12  # seconds from hearing the pause to the nod's start
+MIN_NOD_GAP = 2.5  # seconds between nods for a persona with average traits
+OWN_FACE_HOLD = 1.0  # seconds the user's own blendshapes stand before an affect estimate may
+# Backchannel expression with a nod (added weights): a brief closed smile and raised brows.
+_BACKCHANNEL = {"mouthSmileLeft": 0.18, "mouthSmileRight": 0.18, "browInnerUp": 0.12,
+                "cheekSquintLeft": 0.05, "cheekSquintRight": 0.05}
 _MIRRORED = np.array([n.startswith(("brow", "eyeSquint", "eyeWide", "cheekSquint", "noseSneer",
                                     "mouthSmile", "mouthFrown", "mouthDimple"))
                       for n in BLENDSHAPES])
@@ -30,7 +43,8 @@ _SWAP = np.array([BLENDSHAPES.index(n.replace("Left", "\0").replace("Right", "Le
                                     .replace("\0", "Right")) for n in BLENDSHAPES])
 
 
-def mirror_target(blendshapes: np.ndarray | None, vad: tuple[float, float, float] | None) -> np.ndarray:
+def mirror_target(blendshapes: Sequence[float] | np.ndarray | None,
+                  vad: tuple[float, float, float] | None) -> np.ndarray:
     """The part of the user's face worth mirroring, as (52,) weights.
 
     Only expressive shapes are taken (brows, eyes, cheeks, smile, frown), never the mouth's
@@ -57,20 +71,24 @@ class Listening:
         self.traits = traits
         self.seed = seed
         self.gain = MIRROR_MAX_GAIN * traits.A
-        self.mirror = Lag(np.zeros(len(BLENDSHAPES)), MIRROR_DELAY_TAU)
+        self.mirror = Lag(np.zeros(len(BLENDSHAPES)), MIRROR_EASE)
         self.presence = Lag(np.zeros(1), 0.25)  # 0 not listening .. 1 listening, eased
         self._starts: list[float] = []
         self._ends: list[float] = []
-        self._nods: list[EventStream[tuple[float, int]]] = []
-        self._sessions = 0  # numbers each listening interval's own nod generator
+        self._nods: list[tuple[float, float, int]] = []  # (start, size in radians, 1 or 2 nods)
+        self._own_face_t = -math.inf
+        # extraverts and the agreeable answer more pauses, and extraverts nod bigger
+        self.gap = MIN_NOD_GAP / (0.6 + 0.5 * traits.A + 0.3 * traits.E)
+        self.size = 0.025 + 0.03 * traits.E
+        self.backchannel = np.zeros(len(BLENDSHAPES), dtype=np.float32)
+        for name, w in _BACKCHANNEL.items():
+            self.backchannel[BLENDSHAPES.index(name)] = w * (0.5 + 0.5 * traits.A + 0.3 * traits.E)
 
     def set(self, listening: bool, t: float) -> None:
         open_ = bool(self._starts) and self._ends[-1] == math.inf
         if listening and not open_:
             self._starts.append(t)
             self._ends.append(math.inf)
-            self._sessions += 1
-            self._nods.append(self._nod_stream(t, self._sessions))
         elif not listening and open_:
             self._ends[-1] = max(t, self._starts[-1])
         self.presence.set(t, np.array([1.0 if listening else 0.0]))
@@ -79,44 +97,60 @@ class Listening:
         i = bisect_right(self._starts, t) - 1
         return i >= 0 and t < self._ends[i]
 
-    def set_user(self, t: float, blendshapes: np.ndarray | None,
+    def pause(self, t: float) -> bool:
+        """The user paused at ``t``: nod a moment later, unless not listening or a nod was
+        given too recently. Whether it nodded."""
+        start = t + NOD_LATENCY
+        if not self.is_listening(t) or (self._nods and start - self._nods[-1][0] < self.gap):
+            return False
+        rng = np.random.default_rng([self.seed, 42, int(round(t * 1000))])
+        self._nods.append((start, self.size * float(rng.uniform(0.8, 1.2)), 2 if rng.random() < 0.35 else 1))
+        return True
+
+    def set_user(self, t: float, blendshapes: Sequence[float] | np.ndarray | None,
                  vad: tuple[float, float, float] | None) -> None:
-        self.mirror.set(t, mirror_target(blendshapes, vad))
+        """What the user's face shows at ``t``: mirrored ``MIRROR_DELAY`` later. Their own
+        blendshapes win; an affect estimate stands in only while none came for a while."""
+        if blendshapes is not None:
+            self._own_face_t = t
+        elif t - self._own_face_t < OWN_FACE_HOLD:
+            return
+        self.mirror.set(t + MIRROR_DELAY, mirror_target(None if blendshapes is None else np.asarray(blendshapes), vad))
 
-    def _nod_stream(self, start: float, k: int) -> EventStream[tuple[float, int]]:
-        per_min = 8.0 + 8.0 * self.traits.A + 4.0 * self.traits.E
-        size = 0.025 + 0.03 * self.traits.E  # radians
-
-        def step(t: float, rng: np.random.Generator) -> tuple[float, tuple[float, int]]:
-            interval = math.exp(math.log(60.0 / per_min) - 0.08 + 0.4 * rng.standard_normal())
-            return max(1.2, interval), (size * float(rng.uniform(0.7, 1.3)),
-                                        2 if rng.random() < 0.35 else 1)
-
-        first = 1.0 + float(np.random.default_rng([self.seed, 41, k]).uniform(0.0, 2.0))
-        return EventStream([self.seed, 42, k], start + first, step, (size, 1))
+    def _nod_at(self, t: float) -> tuple[float, float, int] | None:
+        i = bisect_right([n[0] for n in self._nods], t) - 1
+        if i < 0 or not self.is_listening(self._nods[i][0] - NOD_LATENCY):
+            return None
+        start, size, count = self._nods[i]
+        return (start, size, count) if t - start < 2 * NOD_WIDTH else None
 
     def nod(self, t: float) -> float:
         """Head pitch (radians, negative: down) from backchannel nods at ``t``."""
-        i = bisect_right(self._starts, t) - 1
-        if i < 0 or t >= self._ends[i]:
+        found = self._nod_at(t)
+        if found is None:
             return 0.0
-        stream = self._nods[i]
-        j = stream.upto(t)
-        if j < 0:
-            return 0.0
-        size, count = stream.payloads[j]
-        dt = t - stream.times[j]
+        start, size, count = found
+        dt = t - start
         pulse = float(nod_pulse(dt, NOD_WIDTH))
         if count == 2:
             pulse += 0.6 * float(nod_pulse(dt - NOD_WIDTH, NOD_WIDTH))
         return -size * pulse
 
+    def nod_onsets(self) -> list[float]:
+        """Start times of the nods still scheduled."""
+        return [n[0] for n in self._nods]
+
     def expression(self, t: float) -> np.ndarray:
-        """(52,) weights to add: the mirrored user, faded in and out with listening."""
+        """(52,) weights to add: the mirrored user, faded in and out with listening, and the
+        brief backchannel expression with each nod."""
         weight = float(self.presence.value(t)[0])
-        if weight < 1e-3 or self.gain <= 0.0:
-            return np.zeros(len(BLENDSHAPES), dtype=np.float32)
-        return (self.gain * weight * self.mirror.value(t)).astype(np.float32)
+        out = np.zeros(len(BLENDSHAPES), dtype=np.float32)
+        if weight >= 1e-3 and self.gain > 0.0:
+            out += (self.gain * weight * self.mirror.value(t)).astype(np.float32)
+        found = self._nod_at(t)
+        if found is not None:
+            out += float(nod_pulse(t - found[0], 2 * NOD_WIDTH)) * self.backchannel
+        return out
 
     def tilt(self, t: float) -> tuple[float, float, float]:
         """Listening posture (pitch, yaw, roll): a slight tilt of the head toward the speaker."""
@@ -126,8 +160,8 @@ class Listening:
     def forget_before(self, t: float) -> None:
         i = bisect_right(self._ends, t)  # intervals that ended before t can go
         if i > 0:
-            del self._starts[:i], self._ends[:i], self._nods[:i]
-        for stream in self._nods:
-            stream.forget_before(t)
+            del self._starts[:i], self._ends[:i]
+        j = bisect_right([n[0] for n in self._nods], t - 2 * NOD_WIDTH)
+        del self._nods[:j]
         self.mirror.forget_before(t)
         self.presence.forget_before(t)

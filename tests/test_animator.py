@@ -131,17 +131,45 @@ def test_mirroring_from_the_users_affect_alone(tutor):
     assert animator.frame(4.0)["browInnerUp"] > 0.1
 
 
-def test_backchannel_nods_while_the_user_speaks(tutor):
-    def dips(listening: bool) -> int:
+def test_backchannel_nods_answer_the_users_pauses(tutor):
+    def nods(listening: bool, pauses: list[float]) -> list[float]:
         animator = Animator(tutor, fps=FPS, seed=7)
         animator.set_listening(listening, 0.0)
-        pitch = np.array([f.head[0] for f in animator.frames(0.0, 30.0)])
-        fast = pitch - np.convolve(pitch, np.ones(31) / 31, mode="same")  # sway removed
-        down = fast < -0.012
-        return int(np.count_nonzero(down[1:] & ~down[:-1]))
+        for p in pauses:
+            animator.user_paused(p)
+        onsets = animator.nod_onsets()
+        for t in onsets:  # the head does go down
+            assert animator.frame(t + 0.18).head[0] < animator.frame(t).head[0] - 0.015
+        return onsets
 
-    assert 3 <= dips(True) <= 15
-    assert dips(False) == 0
+    pauses = [3.0, 4.0, 8.5, 14.0, 14.6, 21.0]
+    found = nods(True, pauses)
+    assert 3 <= len(found) < len(pauses)  # not at every pause: never two within the persona's gap
+    assert all(0.0 < t - max(p for p in pauses if p < t) < 0.5 for t in found), found
+    assert nods(True, []) == [] and nods(False, pauses) == []
+
+
+def test_a_nod_brings_a_brief_backchannel_expression(tutor):
+    animator = Animator(tutor, fps=FPS, seed=0)
+    animator.set_emotion(Emotion.neutral(), 0.0)
+    animator.set_listening(True, 0.0)
+    before = both(animator.frame(2.0), "mouthSmile")
+    assert animator.user_paused(2.0)
+    assert both(animator.frame(2.0 + 0.12 + 0.36), "mouthSmile") > before + 0.05
+    assert both(animator.frame(4.0), "mouthSmile") < before + 0.03  # and gone again
+
+
+def test_mirroring_follows_the_users_own_face_half_a_second_later(tutor):
+    animator = Animator(tutor, fps=FPS, seed=0)
+    animator.set_emotion(Emotion.neutral(), 0.0)
+    animator.set_listening(True, 0.0)
+    user = np.zeros(52, np.float32)
+    user[INDEX["browInnerUp"]] = 0.9
+    animator.set_user_affect(2.0, blendshapes=user)
+    animator.set_user_affect(2.2, affect_vad=(0.81, 0.51, 0.46))  # an estimate does not override the face
+    assert animator.frame(2.4)["browInnerUp"] < 0.05  # not yet: mimicry follows
+    assert animator.frame(3.2)["browInnerUp"] > 0.15
+    assert both(animator.frame(3.2), "mouthSmile") < 0.05
 
 
 def test_frames_are_a_pure_function_of_the_schedule_and_seed(tutor):

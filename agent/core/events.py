@@ -297,3 +297,22 @@ class EndOfTurn(Event):
     text: str
     audio_end_t: float = 0.0
     decided_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserPause(Event):
+    """The user's speech stopped for a moment (a pause between phrases or the end of an
+    utterance): where listeners nod. ``audio_t``: when the pause began, ``duration``: how long
+    it had lasted when this was published (seconds, input audio clock)."""
+
+    audio_t: float = 0.0
+    duration: float = 0.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserExpression(Event):
+    """The user's own face as the camera sees it: 52 ARKit blendshape weights (the order of
+    ``agent.core.face_state.BLENDSHAPES``), for mirroring while listening."""
+
+    pii: ClassVar[tuple[str, ...]] = ("blendshapes",)
+    blendshapes: tuple[float, ...]
