@@ -65,6 +65,10 @@ class Avatar(_Frozen):
     accessory: Literal["none", "glasses", "earrings", "headband", "freckles"] | None = None
     photo: str | None = Field(None, description="portrait to animate instead of a drawn avatar")
     background: str = "#dfe6ee"
+    renderer: str | None = Field(None, description="a renderer another package registers under the "
+                                                   "embodied_agent.renderers entry point")
+    options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, description="settings for that renderer (e.g. its weights' path)")
 
     @field_validator("skin", "hair", "eyes", "background")
     @classmethod

@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--style", choices=("ada", "bruno", "kiko", "sol", "mira"),
                    help="draw this avatar style instead of the persona's")
     p.add_argument("--avatar-photo", metavar="PORTRAIT.jpg", help="animate a portrait instead")
+    p.add_argument("--renderer", metavar="NAME",
+                   help="a renderer another package registers (entry point embodied_agent.renderers)")
     p.set_defaults(func=run)
 
 
@@ -40,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
         avatar = avatar.model_copy(update={"style": args.style, "accessory": None})
     if args.avatar_photo:
         avatar = avatar.model_copy(update={"photo": args.avatar_photo})
+    if args.renderer:
+        avatar = avatar.model_copy(update={"renderer": args.renderer})
     renderer = make_renderer(avatar, size=(512, 512))
-    what = f"photo {Path(avatar.photo).name}" if avatar.photo else avatar.style
+    what = (f"renderer {avatar.renderer}" if avatar.renderer else
+            f"photo {Path(avatar.photo).name}" if avatar.photo else avatar.style)
     sheet = contact_sheet(renderer, title=f"{args.persona} ({what})")
     write_png(out, sheet)
     print(f"wrote {out} ({sheet.shape[1]}x{sheet.shape[0]})")

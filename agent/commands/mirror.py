@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=512, help="output frame width and height (default 512)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds of input")
     p.add_argument("--face-model", metavar="PATH", help="another face_landmarker.task")
+    p.add_argument("--renderer", metavar="NAME",
+                   help="a renderer another package registers (entry point embodied_agent.renderers)")
     p.set_defaults(func=run)
 
 
@@ -110,7 +112,7 @@ async def mirror(persona: Any, args: argparse.Namespace) -> int:
     opts = PipelineOptions(mode="mirror", input_video=args.input_video, camera=args.camera,
                            output=args.output, window=args.window, mirror_window=not args.no_mirror_window,
                            virtual_camera=args.output is None and not args.window, fps=args.fps,
-                           size=size, face_model=args.face_model)
+                           size=size, face_model=args.face_model, renderer=args.renderer)
     pipeline = await build_pipeline(persona, opts, EventBus(), progress=lambda text: None)
     seeing, renderer = pipeline.seeing, pipeline.renderer
     assert seeing is not None and renderer is not None

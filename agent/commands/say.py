@@ -33,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="animate this portrait instead of the persona's avatar (.mp4 output; "
                         "PATH#N picks face N, 0 = leftmost, in a group picture)")
     p.add_argument("--timings", metavar="PATH.json", help="also write the phoneme and word timings")
+    p.add_argument("--renderer", metavar="NAME",
+                   help="a renderer another package registers (entry point embodied_agent.renderers)")
     p.set_defaults(func=run)
 
 
@@ -104,9 +106,10 @@ async def _say(persona: Persona, text: str, emotion: Emotion, args: argparse.Nam
         except ImportError:
             raise UserError("writing .mp4 needs the face renderer (render.clip), which this build "
                             "does not have yet; write a .wav instead") from None
-        if getattr(args, "avatar_photo", None):
-            persona = persona.model_copy(
-                update={"avatar": persona.avatar.model_copy(update={"photo": args.avatar_photo})})
+        changes = {k: v for k, v in (("photo", getattr(args, "avatar_photo", None)),
+                                     ("renderer", getattr(args, "renderer", None))) if v}
+        if changes:
+            persona = persona.model_copy(update={"avatar": persona.avatar.model_copy(update=changes)})
         render_clip(persona, chunks, emotion, args.output, seed=0)
         print(f"wrote {args.output} ({what})")
     else:
