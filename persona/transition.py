@@ -248,7 +248,8 @@ class EmotionEngine:
     def start_with(self, remembered_vad: tuple[float, float, float], confidence: float) -> Emotion:
         """Begin a conversation having caught the user's remembered affect as a present one is
         caught (``contagion``, at ``confidence``): mood and emotion start there and relax back
-        to the baseline with the mood's half-life. A user who was low is met lower and calmer."""
+        to the baseline with the mood's half-life. A user who was low is met less cheerfully and
+        less assertively (a worrier catches it as worry: its personality decides)."""
         caught = contagion(np.asarray(self.dyn.baseline, dtype=np.float64),
                            np.asarray(remembered_vad, dtype=np.float64), confidence, self.dyn)
         self.mood.vad = caught

@@ -2,7 +2,8 @@
 
 The persona's emotion model takes it (``EmotionEngine.start_with``: the remembered affect is
 caught as a present one would be, weaker), not the prompt: a user who was low last time meets a
-persona whose mood starts lower and calmer, by as much as its personality catches moods.
+persona whose mood starts less cheerful and less assertive, by as much as its personality
+catches moods (the worrier catches it as worry).
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ import numpy as np
 
 from agent.memory.store import Fact, PastSession
 
-MIN_RELEVANCE = 0.25  # MiniLM cosine: below it a note is about something else
+# MiniLM cosine: below it a note is about something else ("What's the capital of Peru?" is at
+# most 0.16 from any note about a user; "Do you know my name?" is 0.30 from "The user's name is Sam.")
+MIN_RELEVANCE = 0.2
 RECENCY_WEIGHT = 0.1
 RECENCY_HALF_LIFE_DAYS = 30.0
 MAX_MEMORIES = 4

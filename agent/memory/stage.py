@@ -108,7 +108,7 @@ class Memory:
             try:
                 query = (await asyncio.to_thread(self.embed, [text]))[0]
                 found = self.index.recall(query, self.now())
-            except Exception as e:  # noqa: BLE001 - memory must never break the conversation
+            except Exception as e:  # memory must never break the conversation
                 log.warning("memory: recall failed (%s)", type(e).__name__)
         self.recalled.append(found)
         log.debug("memory: %d recalled", len(found))
@@ -131,7 +131,7 @@ class Memory:
         while (turn := await queue.get()) is not None:
             try:
                 await self._remember(turn)
-            except Exception as e:  # noqa: BLE001 - one lost turn, not a broken session
+            except Exception as e:  # one lost turn, not a broken session
                 log.warning("memory: a turn was not remembered (%s)", type(e).__name__)
 
     async def _remember(self, turn: Turn) -> None:
@@ -141,7 +141,7 @@ class Memory:
         if self.writer is not None:
             try:
                 notes = await self.writer.notes(text)
-            except Exception as e:  # noqa: BLE001 - the server went away: the rules take the turn
+            except Exception as e:  # the server went away: the rules take the turn
                 log.warning("memory: the LLM wrote no notes (%s); using the rules", type(e).__name__)
         writer = self.writer
 
@@ -181,14 +181,14 @@ class Memory:
             try:
                 text = await asyncio.wait_for(summary.by_llm(self.llm, list(self._turns), self.persona.display_name),
                                               max(0.1, deadline - loop.time()))
-            except Exception as e:  # noqa: BLE001 - then the extractive summary
+            except Exception as e:  # then the extractive summary
                 log.warning("memory: the LLM wrote no summary (%s)", type(e).__name__)
         ending = loop.run_in_executor(self._pool, self._end, text)
         try:
             await asyncio.wait_for(asyncio.shield(ending), max(CLOSE_S, deadline - loop.time()))
         except TimeoutError:  # the worker finishes it before the process exits
             log.warning("memory: closing the database took longer than %.1f s", CLOSE_S)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             log.warning("memory: the session was not summed up (%s)", type(e).__name__)
         self._pool.shutdown(wait=False)
 
