@@ -6,7 +6,13 @@ a 3-D face model and stay meaningful under pose, but they measure movement, not 
 talking mouth is not surprise); the classifier (a mini-Xception trained on FER-2013, 64×64
 grayscale in [-1, 1], classes angry, disgust, fear, happy, sad, surprise, neutral) knows what
 expressions look like, but only on frontal, sharp, unoccluded crops. Their mixture of class
-probabilities is mapped to VAD through the Russell & Mehrabian prototypes (REFERENCE.md).
+probabilities says *which* expression; the blendshapes say *how much* of it shows: each class's
+Russell & Mehrabian prototype (REFERENCE.md) is scaled by its defining AUs' intensity before the
+mixture is mapped to VAD. Without that scaling a classifier's probability saturates at one for
+any smile, a broader smile cannot read as more positive, and the small anger or disgust evidence
+that a broad smile brings (squinting eyes, a raised upper lip) or a classifier's misreading of a
+closed-mouth smile as anger decides the ranking instead (why 9 of 102 smiling photographs read
+lower in valence than their neutral pair while the smile blendshapes ranked all of them right).
 
 Confidence is ``quality × certainty``: quality falls when the face is small, turned away,
 blurred or occluded; certainty is one minus the normalised entropy of the mixture. It is
@@ -75,6 +81,11 @@ _AU_EVIDENCE: dict[str, dict[str, float]] = {
     "anger": {"AU4": 0.45, "AU23": 0.25, "AU7": 0.15, "AU5": 0.15},
     "disgust": {"AU9": 0.55, "AU10": 0.25, "AU15": 0.20},
 }
+
+# An expression's AU evidence at which it shows fully, and what an expression the blendshapes
+# cannot see (the classifier's alone) still counts (design choices).
+_FULL_EVIDENCE = 0.6
+_UNSEEN = 0.25
 
 # ------------------------------------------------------------------ classifier
 
@@ -231,11 +242,24 @@ class FaceReading:
 
     @property
     def vad(self) -> tuple[float, float, float]:
-        return vad_of(self.probs)
+        return vad_of(self.probs, self.aus)
 
 
-def vad_of(probs: np.ndarray) -> tuple[float, float, float]:
-    v = np.clip(probs @ _PROTO, -1.0, 1.0)
+def intensities(aus: dict[str, float]) -> np.ndarray:
+    """(7,) how strongly each expression shows (LABELS order, neutral 0), from its AUs."""
+    out = np.zeros(len(LABELS))
+    for i, k in enumerate(LABELS):
+        if k in _AU_EVIDENCE:
+            evidence = sum(w * aus.get(au, 0.0) for au, w in _AU_EVIDENCE[k].items())
+            out[i] = _UNSEEN + (1.0 - _UNSEEN) * min(1.0, evidence / _FULL_EVIDENCE)
+    return out
+
+
+def vad_of(probs: np.ndarray, aus: dict[str, float] | None = None) -> tuple[float, float, float]:
+    """VAD of a class mixture, each class's prototype scaled by how strongly it shows in
+    ``aus`` (unscaled without them)."""
+    weights = np.asarray(probs) if aus is None else np.asarray(probs) * intensities(aus)
+    v = np.clip(weights @ _PROTO, -1.0, 1.0)
     return float(v[0]), float(v[1]), float(v[2])
 
 
@@ -322,7 +346,7 @@ class AffectSmoother:
         label = LABELS[int(np.argmax(self.probs))]
         details = {"aus": {k: round(v, 3) for k, v in self.aus.items()},
                    "probs": {k: round(float(p), 3) for k, p in zip(LABELS, self.probs)}}
-        return AffectEstimate("face", vad_of(self.probs), round(float(self.confidence), 4), t,
+        return AffectEstimate("face", vad_of(self.probs, self.aus), round(float(self.confidence), 4), t,
                               label=label, cues=describe(self.aus, label, looking), details=details)
 
 

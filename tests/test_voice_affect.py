@@ -1,6 +1,6 @@
-"""Voice affect from prosody on real synthesized speech, judged against the speaker's own
-baseline: excited speech reads as aroused, calm speech as calm, and a naturally loud speaker is
-not angry."""
+"""Voice affect from prosody on real synthesized speech, judged against population norms that
+the speaker's own baseline takes over: excited speech reads as aroused, calm speech as calm, a
+naturally loud speaker is not angry, and the first utterance already gets a reading."""
 
 from __future__ import annotations
 
@@ -52,7 +52,15 @@ def test_a_naturally_loud_voice_is_not_angry(speech) -> None:
     assert own.vad[1] < 0.3 and "loud" not in own.cues, own
     assert quiet_speaker.vad[1] > own.vad[1] + 0.3 and "loud" in quiet_speaker.cues, quiet_speaker
     first = VoiceAffect().estimate(utterance, 1.0)
-    assert first.vad == (0.0, 0.0, 0.0) and first.confidence < own.confidence  # no baseline yet
+    assert first.vad[1] > own.vad[1] and 0.0 < first.confidence < own.confidence  # norms only
+
+
+def test_the_first_utterance_is_read_against_population_norms(speech) -> None:
+    excited = VoiceAffect().estimate(speech.say(LINES[3], speed=230, pitch=85, amplitude=190), 0.0)
+    calm = VoiceAffect().estimate(speech.say(LINES[3], speed=110, pitch=25, amplitude=50), 0.0)
+    assert excited.confidence > 0.0 and calm.confidence > 0.0
+    assert excited.vad[1] > 0.15 > -0.15 > calm.vad[1], (excited, calm)
+    assert excited.cues != "voice even"
 
 
 def test_silence_is_no_evidence() -> None:

@@ -104,7 +104,42 @@ def run(opts: BenchOptions) -> Suite:
     suite.notes.append(f"speech: espeak-ng en-us, {len(sentences)} sentences, "
                        f"{len(stream) / SAMPLE_RATE:.1f} s stream with pink noise at -45 dBFS")
     _face(opts, suite)
+    _checked(suite, "smile vs neutral", lambda: _smiles(opts, suite))
+    _checked(suite, "voice arousal", lambda: _arousal(opts, suite))
     return suite
+
+
+def _checked(suite: Suite, name: str, check: Any) -> None:
+    """Run one accuracy check; its failure is reported without sinking the other figures."""
+    try:
+        check()
+    except ImportError as e:
+        suite.notes.append(f"{name} check not included ({e})")
+    except Exception as e:
+        log.warning("%s check failed: %r", name, e)
+        suite.notes.append(f"{name} check failed: {e.__class__.__name__}: {e}")
+
+
+def _smiles(opts: BenchOptions, suite: Suite) -> None:
+    """Paired smile-vs-neutral faces (agent.bench.smiles): every pair must rank right."""
+    from agent.bench.smiles import figures
+
+    found, notes = figures(opts.quick)
+    suite.figures.extend(found)
+    suite.notes.extend(notes)
+    if found and found[0].value < 1.0:
+        suite.ok = False
+
+
+def _arousal(opts: BenchOptions, suite: Suite) -> None:
+    """Acted high- vs low-arousal speech (agent.bench.arousal): the voice reading against a
+    plain log-F0 + intensity score on the same clips."""
+    from agent.bench.arousal import figures
+
+    found, notes, ok = figures(opts.quick, opts.seed)
+    suite.figures.extend(found)
+    suite.notes.extend(notes)
+    suite.ok = suite.ok and ok
 
 
 def _stream(clips: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
