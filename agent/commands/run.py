@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--audio-device", help="output device name or index (e.g. agent_mic)")
     p.add_argument("--camera", type=int, default=0, help="camera index (default 0)")
     p.add_argument("--user", metavar="NAME",
-                   help="who is talking: the agent remembers each user apart (default: your OS user name)")
+                   help="who is talking: the agent remembers each user apart (default: your OS user name; "
+                        "with input files: nobody, unless named)")
     p.add_argument("--no-microphone", action="store_true", help="type to the agent instead of talking")
     p.add_argument("--no-virtual-camera", action="store_true")
     p.add_argument("--no-window", action="store_true")
@@ -51,7 +52,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agent.core.errors import UserError
-    from agent.memory.paths import session_user
     from agent.pipeline import PipelineOptions
     from persona.config import get_persona
 
@@ -69,8 +69,18 @@ def run(args: argparse.Namespace) -> int:
                            window=not args.no_window, audio_device=args.audio_device,
                            camera=args.camera, asr_model=args.asr_model,
                            allow_download=args.allow_download, microphone=not args.no_microphone,
-                           user=session_user(args.user))
+                           user=_user(args))
     return asyncio.run(_main(persona, opts))
+
+
+def _user(args: argparse.Namespace) -> str | None:
+    """Who the session remembers: --user, else the OS user when it is live (a recording replayed
+    from files is not necessarily the person at this machine: it is remembered only when named)."""
+    from agent.memory.paths import session_user
+
+    if args.user is None and (args.input_audio is not None or args.input_video is not None):
+        return None
+    return session_user(args.user)
 
 
 async def _main(persona, opts) -> int:  # noqa: ANN001

@@ -125,6 +125,7 @@ class Memory:
         if affect is not None and float(getattr(affect, "confidence", 0.0)) > 0.0:
             v, a, d = (float(x) for x in affect.vad)
             felt = ((v, a, d), float(affect.confidence))
+        self._turns.append((text.strip(), heard_reply.strip()))  # for the summary, even if not yet written
         await self._queue.put((text.strip(), heard_reply.strip(), felt))
 
     async def _feed(self, queue: asyncio.Queue[Turn | None]) -> None:
@@ -135,8 +136,7 @@ class Memory:
                 log.warning("memory: a turn was not remembered (%s)", type(e).__name__)
 
     async def _remember(self, turn: Turn) -> None:
-        text, reply, felt = turn
-        self._turns.append((text, reply))
+        text, _, felt = turn
         notes: list[str] | None = None
         if self.writer is not None:
             try:
