@@ -134,7 +134,9 @@ def openai_backend(settings: LLMSettings, url: str) -> ChatBackend:
     )
 
     def call_kwargs(max_tokens: int, stop: list[str]) -> dict[str, Any]:
-        return {"max_tokens": max_tokens, "stop": stop or None}
+        # langchain sends the limit as max_completion_tokens, which llama.cpp's server (0.3.x)
+        # ignores, generating to the end of its context: send the older name as well
+        return {"max_tokens": max_tokens, "stop": stop or None, "extra_body": {"max_tokens": max_tokens}}
 
     return ChatBackend(
         chat,

@@ -18,7 +18,7 @@ import heapq
 import itertools
 import time
 from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from agent.core.errors import BackendUnavailable
@@ -121,8 +121,11 @@ class SessionLLM:
     async def stream(self, messages: Sequence[Message], *, max_tokens: int | None = None,
                      stop: Sequence[str] = ()) -> AsyncIterator[str]:
         async with self.queue.turn(self.key):
-            async for text in self.queue.llm.stream(messages, max_tokens=max_tokens, stop=stop):
-                yield text
+            # closed here when the consumer stops early (barge-in): the worker is free at once
+            stream = self.queue.llm.stream(messages, max_tokens=max_tokens, stop=stop)
+            async with aclosing(stream) as texts:  # type: ignore[type-var]  # an async generator
+                async for text in texts:
+                    yield text
 
     async def aclose(self) -> None:
         """The model is the process's; a session closing leaves it loaded."""
