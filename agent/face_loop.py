@@ -1,13 +1,17 @@
 """The face loop: one ``FaceState`` per frame on the session clock, to the recording (every
-frame), the plugins and the live video sinks (latest frame wins: a slow renderer skips frames,
-it never builds a backlog)."""
+frame), the plugins and the live video sinks, which render ahead in small batches along the
+schedule (latest frame wins: a slow renderer skips frames, it never builds a backlog)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from agent.core.channel import Channel, Overflow
 from agent.core.face_state import FaceState
@@ -16,32 +20,108 @@ from agent.recorder import Recording
 log = logging.getLogger(__name__)
 
 
-class LiveVideo:
-    """Renders the newest FaceState off the event loop and hands it to live sinks."""
+LIVE_BATCH = 4  # frames rendered per call while the schedule holds (about 130 ms at 30 fps)
+LEAD = 2  # a new batch is asked for while this many rendered frames are still ahead
 
-    def __init__(self, renderer: Any, sinks: list[Any]) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    state: FaceState  # the frame to show now
+    ahead: tuple[FaceState, ...] = ()  # the schedule's next frames, to render in one batch
+
+
+def same(a: FaceState, b: FaceState) -> bool:
+    """Whether two states draw the same picture (the schedule did not change in between)."""
+    return (a.t == b.t and a.head == b.head and a.gaze == b.gaze and a.translation == b.translation
+            and a.speaking == b.speaking and np.array_equal(a.weights, b.weights))
+
+
+class LiveVideo:
+    """Renders the face off the event loop and hands it to live sinks, ahead in small batches.
+
+    The animator's schedule for the next frames is known (an utterance is scheduled on the audio
+    clock before it plays), so the loop hands over the next ``batch`` states with the current one
+    and the worker renders them in one call: live video gets the batched renderer's throughput.
+    A rendered frame is shown only if its state is still the one the schedule gives when its time
+    comes; a barge-in or a new emotion changes the state, the stale picture is dropped and the
+    frame is drawn at once (the mouth is at rest on the next frame), and the batches start again
+    from there. The newest job wins: a slow renderer skips frames, it never builds a backlog.
+    """
+
+    def __init__(self, renderer: Any, sinks: list[Any], batch: int = LIVE_BATCH) -> None:
         self.renderer = renderer
         self.sinks = sinks  # the pipeline's own list: a failed sink leaves it, closed once
-        self.queue: Channel[FaceState] = Channel(1, Overflow.LATEST, "live-video")
-        self.rendered = 0
+        self.batch = max(1, int(batch))
+        self.queue: Channel[_Job] = Channel(1, Overflow.LATEST, "live-video")
+        self._ahead: dict[float, tuple[FaceState, np.ndarray]] = {}  # worker thread only
+        self._planned: list[float] = []  # loop side: frame times handed over to render ahead
+        self._stale = False  # set by the worker when a rendered-ahead frame no longer matched
+        self.rendered = 0  # frames drawn
+        self.calls = 0  # render calls
+        self.shown = 0  # frames written to the sinks
+        self.dropped = 0  # frames rendered ahead that the schedule had changed under
+        self.speaking_shown: list[float] = []  # clock times of the speaking frames shown
         self.first_speaking_at: float | None = None  # session time of the first speaking frame shown
 
-    def offer(self, state: FaceState) -> None:
-        self.queue.put_nowait(state)
+    def offer(self, state: FaceState,
+              upcoming: Callable[[float, int], list[FaceState]] | None = None) -> None:
+        """The frame due now; ``upcoming(after_t, n)`` gives the schedule's next ``n`` frames after
+        ``after_t`` (called here, on the loop: the animator is not thread-safe)."""
+        ahead: tuple[FaceState, ...] = ()
+        if upcoming is not None and self.batch > 1:
+            if self._stale:
+                self._stale, self._planned = False, []
+            self._planned = [t for t in self._planned if t > state.t]
+            if len(self._planned) < LEAD:
+                ahead = tuple(upcoming(self._planned[-1] if self._planned else state.t, self.batch))
+                self._planned += [s.t for s in ahead]
+        self.queue.put_nowait(_Job(state, ahead))
 
     async def run(self, clock: Callable[[], float]) -> None:
-        async for state in self.queue:
-            await asyncio.to_thread(self._show, state)
-            self.rendered += 1
-            if state.speaking and self.first_speaking_at is None:
-                self.first_speaking_at = clock()
+        async for job in self.queue:
+            await asyncio.to_thread(self._show, job)
+            if job.state.speaking:
+                self.speaking_shown.append(clock())
+                if self.first_speaking_at is None:
+                    self.first_speaking_at = clock()
 
-    def _show(self, state: FaceState) -> None:
-        """Render and write one frame (a worker thread: the encoders and devices block)."""
-        image = self.renderer.render([state])[0]
+    def speaking_fps(self) -> float:
+        """Frames shown per second while the agent spoke (0 when it never did)."""
+        times = self.speaking_shown
+        if len(times) < 2 or times[-1] <= times[0]:
+            return 0.0
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    def _show(self, job: _Job) -> None:
+        """Show the frame due now, then render the next ones (a worker thread: the renderer, the
+        encoders and devices block)."""
+        state = job.state
+        kept = self._ahead.pop(state.t, None)
+        for t in [t for t in self._ahead if t < state.t]:
+            del self._ahead[t]
+        if kept is not None and same(kept[0], state):
+            image = kept[1]
+        else:
+            if kept is not None:
+                self.dropped += 1
+                self._stale = True
+            image = self._render([state])[0]
+        self._write(image, state.t)
+        if job.ahead:
+            for s, frame in zip(job.ahead, self._render(list(job.ahead))):
+                self._ahead[s.t] = (s, frame)
+
+    def _render(self, states: list[FaceState]) -> np.ndarray:
+        frames = self.renderer.render(states)
+        self.calls += 1
+        self.rendered += len(states)
+        return frames
+
+    def _write(self, image: np.ndarray, t: float) -> None:
+        self.shown += 1
         for sink in list(self.sinks):
             try:
-                sink.write(image, state.t)
+                sink.write(image, t)
             except Exception as e:  # a broken window or camera must not end the session
                 log.warning("video output %s failed and is closed: %s", getattr(sink, "name", sink), e)
                 self.sinks.remove(sink)
@@ -83,5 +163,10 @@ class FaceLoop:
                 if self.on_face is not None:
                     self.on_face(state)
                 if self.live is not None:
-                    self.live.offer(state)
+                    self.live.offer(state, self._upcoming)
             await asyncio.sleep(max(0.0, self.frames / self.fps - self.clock()))
+
+    def _upcoming(self, after_t: float, n: int) -> list[FaceState]:
+        """The schedule's next ``n`` frames after ``after_t`` (as it stands now)."""
+        k = math.floor(after_t * self.fps + 1e-6) + 1
+        return [self.animator.frame(i / self.fps) for i in range(k, k + n)]

@@ -5,7 +5,9 @@ pace through the real pipeline: silero-vad, Whisper, text and voice affect, the 
 transition, the LLM, Piper and the animator. Per turn it reports end of user speech → VAD stop →
 transcript → end-of-turn decision → emotion → LLM first sentence → first audio sample, plus the
 first rendered frame showing speech, the sum, barge-in time and the audio-video offset measured
-in the recorded file itself. It runs with the embedded LLM and, when it answers, with Ollama.
+in the recorded file itself, and the live video's frame rate while the agent talks (the session
+renders its face live, as to a virtual camera, while it runs). It runs with the embedded LLM and,
+when it answers, with Ollama.
 """
 
 from __future__ import annotations
@@ -60,6 +62,21 @@ def synthesize_user(questions: tuple[str, ...], gaps: list[float], path: Path,
     return ends
 
 
+class _LiveOutput:
+    """A live video output that takes every frame and keeps none (a virtual camera's place)."""
+
+    name = "bench live video"
+
+    def write(self, frame: np.ndarray, t: float) -> None:
+        pass
+
+    def write_audio(self, audio: np.ndarray, sample_rate: int, t: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 async def _session(persona_name: str, config: str | None, backend: str, wav: Path,
                    output: Path | None, say_first: str = "") -> tuple[list[dict[str, float]], list[float], dict]:
     from agent.core import events as ev
@@ -70,7 +87,8 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
 
     persona = get_persona(persona_name, config)
     bus = EventBus()
-    opts = PipelineOptions(input_audio=wav, output=output, realtime=True, llm_backend=backend)
+    opts = PipelineOptions(input_audio=wav, output=output, realtime=True, llm_backend=backend,
+                           video_sinks=[_LiveOutput()])
     parts = await build_pipeline(persona, opts, bus, progress=lambda text: None)
     assert parts.hearing is not None and parts.dialogue is not None and parts.renderer is not None
     turns: list[dict[str, float]] = []
@@ -114,6 +132,10 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
             "early": (hearing.early_used, hearing.early_wasted), "speculative": report.speculative,
             "late_frames": report.late_frames, "frames": report.frames, "loop_lag_ms": report.loop_lag_ms,
             "stalls": report.stalls}
+    live = session.live
+    if live is not None and live.calls:
+        info["live"] = {"fps": live.speaking_fps(), "per_call": live.rendered / live.calls,
+                        "dropped": live.dropped, "shown": live.shown}
     if output is not None and parts.recording is not None:
         await asyncio.to_thread(parts.recording.write, parts.renderer, parts.animator)
     await parts.aclose()
@@ -146,6 +168,12 @@ def run(opts: BenchOptions) -> Suite:
             suite.figures.append(Figure(f"{backend}: turns answered", len(turns)))
             suite.figures.append(Figure(f"{backend}: late face frames", info["late_frames"]))
             lags += info["loop_lag_ms"]
+            if "live" in info:
+                live = info["live"]
+                suite.figures.append(Figure(f"{backend}: live video fps while the agent talks", live["fps"], "fps"))
+                suite.figures.append(Figure(f"{backend}: live video frames per render call", live["per_call"]))
+                suite.figures.append(Figure(f"{backend}: live frames rendered ahead, then dropped "
+                                            "(the schedule changed)", live["dropped"]))
             if info["evaluated"]:
                 suite.timings.append(Timing(f"{backend}: prompt tokens evaluated", info["evaluated"], "tokens"))
             used, wasted = info["early"]

@@ -206,7 +206,7 @@ def readback_all(config: str | None = None, seed: int = 0, size: tuple[int, int]
             try:
                 results.append(read_avatar(name, renderer, persona, analyzer, seed))
             finally:
-                renderer.close()
+                getattr(renderer, "close", lambda: None)()
         for name, image in photo_portraits()[:1] if quick else photo_portraits():
             photo = PhotoRenderer(image, size=size, device="cpu", landmarker=analyzer.landmarker)
             try:

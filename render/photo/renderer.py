@@ -52,16 +52,16 @@ class PhotoRenderer:
         self.size = (int(size[0]), int(size[1]))
         if not isinstance(photo, (str, Path, np.ndarray, Portrait)):
             photo = photo.photo
-        own_landmarker = landmarker is None
-        if own_landmarker:
+        reader = landmarker
+        if reader is None:
             from perception.face import FaceLandmarker
 
-            landmarker = FaceLandmarker(video=False, num_faces=4)
+            reader = FaceLandmarker(video=False, num_faces=4)
         try:
-            self._build(photo, device, threads, face_index, landmarker, neutral)
+            self._build(photo, device, threads, face_index, reader, neutral)
         finally:
-            if own_landmarker:
-                landmarker.close()
+            if landmarker is None:
+                reader.close()
 
     def _build(self, photo: Any, device: str | None, threads: int | None, face_index: int | None,
                landmarker: Any, neutral: bool) -> None:
