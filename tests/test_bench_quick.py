@@ -17,7 +17,7 @@ def test_every_suite_runs_quick_and_writes_json(tmp_path, shared_data):
     doc = json.loads(out.read_text())
     assert doc["machine"]["cpus"] and doc["machine"]["versions"]["torch"]
     suites = {s["suite"]: s for s in doc["suites"]}
-    assert set(suites) == {"emotion", "perception", "tts", "animation", "render", "latency", "soak"}
+    assert set(suites) == {"emotion", "perception", "tts", "animation", "render", "latency", "soak", "serve"}
     for s in suites.values():
         assert s["timings"] or s["figures"], s["suite"]
     lat = suites["latency"]["timings"]

@@ -4,4 +4,4 @@ Each suite is a module ``agent/bench/<suite>.py`` with ``run(opts: BenchOptions)
 Suites compare as ratios within one run; nothing here is a pass/fail timing test.
 """
 
-SUITES = ("emotion", "perception", "tts", "animation", "render", "latency", "soak")
+SUITES = ("emotion", "perception", "tts", "animation", "render", "latency", "soak", "serve")

@@ -20,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--peld", metavar="FILE.tsv", help="PELD split for the emotion suite")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--soak-minutes", type=float, metavar="MIN", help="soak length (default 30)")
+    p.add_argument("--sessions", type=int, metavar="N", help="serve: up to N WebRTC sessions at once (default 4)")
     common(p)
     p.set_defaults(func=run)
 
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
 
     opts = BenchOptions(quick=args.quick, peld=args.peld, seed=args.seed,
                         extra={"persona": args.persona, "config": args.config,
-                               "soak_minutes": args.soak_minutes})
+                               "soak_minutes": args.soak_minutes, "sessions": args.sessions})
     names = SUITES if args.suite == "all" else (args.suite,)
     suites = []
     for name in names:
