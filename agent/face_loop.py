@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,12 +22,6 @@ log = logging.getLogger(__name__)
 
 LIVE_BATCH = 4  # frames rendered per call while the schedule holds (about 130 ms at 30 fps)
 LEAD = 2  # a new batch is asked for while this many rendered frames are still ahead
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    state: FaceState  # the frame to show now
-    ahead: tuple[FaceState, ...] = ()  # the schedule's next frames, to render in one batch
 
 
 def same(a: FaceState, b: FaceState) -> bool:
@@ -52,8 +46,12 @@ class LiveVideo:
         self.renderer = renderer
         self.sinks = sinks  # the pipeline's own list: a failed sink leaves it, closed once
         self.batch = max(1, int(batch))
-        self.queue: Channel[_Job] = Channel(1, Overflow.LATEST, "live-video")
+        self.queue: Channel[FaceState] = Channel(1, Overflow.LATEST, "live-video")
         self._ahead: dict[float, tuple[FaceState, np.ndarray]] = {}  # worker thread only
+        # the schedule's next frames, handed over by the loop to be rendered ahead: kept apart
+        # from the queue, whose newest item replaces an older one
+        self._todo: list[FaceState] = []
+        self._todo_lock = threading.Lock()
         self._planned: list[float] = []  # loop side: frame times handed over to render ahead
         self._stale = False  # set by the worker when a rendered-ahead frame no longer matched
         self.rendered = 0  # frames drawn
@@ -67,20 +65,23 @@ class LiveVideo:
               upcoming: Callable[[float, int], list[FaceState]] | None = None) -> None:
         """The frame due now; ``upcoming(after_t, n)`` gives the schedule's next ``n`` frames after
         ``after_t`` (called here, on the loop: the animator is not thread-safe)."""
-        ahead: tuple[FaceState, ...] = ()
+        if self.queue.closed:  # the session is stopping
+            return
         if upcoming is not None and self.batch > 1:
             if self._stale:
                 self._stale, self._planned = False, []
             self._planned = [t for t in self._planned if t > state.t]
             if len(self._planned) < LEAD:
-                ahead = tuple(upcoming(self._planned[-1] if self._planned else state.t, self.batch))
+                ahead = upcoming(self._planned[-1] if self._planned else state.t, self.batch)
                 self._planned += [s.t for s in ahead]
-        self.queue.put_nowait(_Job(state, ahead))
+                with self._todo_lock:
+                    self._todo += ahead
+        self.queue.put_nowait(state)
 
     async def run(self, clock: Callable[[], float]) -> None:
-        async for job in self.queue:
-            await asyncio.to_thread(self._show, job)
-            if job.state.speaking:
+        async for state in self.queue:
+            await asyncio.to_thread(self._show, state)
+            if state.speaking:
                 self.speaking_shown.append(clock())
                 if self.first_speaking_at is None:
                     self.first_speaking_at = clock()
@@ -92,23 +93,31 @@ class LiveVideo:
             return 0.0
         return (len(times) - 1) / (times[-1] - times[0])
 
-    def _show(self, job: _Job) -> None:
+    def _show(self, state: FaceState) -> None:
         """Show the frame due now, then render the next ones (a worker thread: the renderer, the
         encoders and devices block)."""
-        state = job.state
         kept = self._ahead.pop(state.t, None)
         for t in [t for t in self._ahead if t < state.t]:
             del self._ahead[t]
+        with self._todo_lock:
+            todo = [s for s in self._todo if s.t > state.t]
+            self._todo = todo[self.batch:]
+        todo = todo[:self.batch]
         if kept is not None and same(kept[0], state):
-            image = kept[1]
-        else:
-            if kept is not None:
-                self.dropped += 1
-                self._stale = True
-            image = self._render([state])[0]
-        self._write(image, state.t)
-        if job.ahead:
-            for s, frame in zip(job.ahead, self._render(list(job.ahead))):
+            self._write(kept[1], state.t)
+        elif kept is not None:  # the schedule changed: what was rendered ahead of it is stale
+            self.dropped += 1
+            self._stale = True
+            self._write(self._render([state])[0], state.t)
+            return
+        else:  # not rendered yet (starting, or behind): this frame and the next in one call
+            todo = [state] + todo[:self.batch - 1]
+        if not todo:
+            return
+        for s, frame in zip(todo, self._render(todo)):
+            if s is state:
+                self._write(frame, state.t)
+            else:
                 self._ahead[s.t] = (s, frame)
 
     def _render(self, states: list[FaceState]) -> np.ndarray:
