@@ -181,7 +181,7 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         lid = np.zeros(n, bool)
         lid[up_idx + low_idx] = True
         above_eye = (v < 0.05) & (u * out > -0.05) & ~lid
-        brow_gate = np.where(lid, 0.25, np.where(above_eye, 1.0, 0.3))
+        brow_gate = np.where(lid, 0.12, np.where(above_eye, 1.0, 0.3))
         brow_c = uv[list(L.BROW[s])].mean(axis=0)
         inner = gauss(uv[L.BROW_INNER[s]], 0.22) * brow_gate
         outer = gauss(uv[L.BROW_OUTER[s]], 0.25) * brow_gate
@@ -206,7 +206,7 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         blink[crease] = (0.55 * travel * falloff)[crease]
         add(f"eyeBlink{s}", np.stack([np.zeros(n), blink], axis=1))
         squint = np.zeros(n)
-        squint[low_idx] = -0.45 * travel[low_idx]
+        squint[low_idx] = -0.38 * travel[low_idx]
         squint[up_idx] = 0.1 * travel[up_idx]
         add(f"eyeSquint{s}", np.stack([np.zeros(n), squint], axis=1))
         wide = np.zeros(n)
