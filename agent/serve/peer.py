@@ -233,6 +233,8 @@ class PeerSession:
             "audio_seconds_sent": round(self.output.clock(), 3),  # the agent's speech, silence not counted
             "underruns": self.output.underruns,
         }
+        if self.camera is not None:
+            out["camera_frames_received"] = self.camera.received
         if self.ended is not None:
             out.update(ended=_iso(self.ended), end_reason=self.end_reason)
         if detail:

@@ -1,7 +1,8 @@
 // The page of `agent serve`: the microphone (and the camera, if asked) go to the agent over
 // WebRTC; its voice and face come back as one audio and one video track; the words and its
 // emotion arrive as JSON messages on a data channel. Plain JS, no build step.
-// ?autostart=1 starts at once (a test browser with a fake microphone); a token, when the
+// ?autostart=1 starts at once (a test browser with a fake microphone), ?camera=1 ticks the
+// camera box; a token, when the
 // server needs one, comes in the address's fragment (#token=...), which never reaches a log.
 "use strict";
 
@@ -156,4 +157,5 @@ $("type").addEventListener("submit", (e) => {
   }
 });
 window.addEventListener("pagehide", () => { if (pc) stop(); });
+if (params.get("camera") === "1") $("camera").checked = true;
 if (params.get("autostart") === "1") start();
