@@ -28,6 +28,7 @@ import numpy as np
 from agent.core.errors import DeviceUnavailable, MissingDependency
 from agent.core.speech import SpeechChunk
 from agent.core.stages import AudioOutput
+from perception.audio_source import RELEASE_S, STARTUP_S, release_stream
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,7 @@ class DeviceAudioOutput:
         self._last_position = 0
         self._cancel_time: float | None = None
         self._last_callback = time.monotonic()
+        self._called_back = False
         stream = None
         try:
             port_device, sink = _resolve_device(sd, device)
@@ -196,7 +198,7 @@ class DeviceAudioOutput:
                 _move_to_sink(sink)  # the stream plays silence until then: nothing reaches the default sink
         except Exception as e:  # PortAudioError, ValueError: no such device, none at all
             if stream is not None:
-                _close_quietly(stream)
+                release_stream(stream, "audio-output")
             if isinstance(e, DeviceUnavailable):
                 raise
             what = f"audio output device {device!r}" if device is not None else "an audio output device"
@@ -210,6 +212,7 @@ class DeviceAudioOutput:
         out = outdata[:, 0]
         with self._lock:
             self._last_callback = time.monotonic()
+            self._called_back = True
             n = self._fifo.pull(out)
             out[n:] = 0.0
             dac = float(time_info.outputBufferDacTime)
@@ -228,7 +231,9 @@ class DeviceAudioOutput:
         """False once the device has gone (checked where the loop waits on it)."""
         if self._lost is not None:
             return False
-        stalled = time.monotonic() - self._last_callback > self.stall_s
+        # a stream that has not called back yet may take a few seconds to start (a sound server)
+        stall = self.stall_s if self._called_back else max(self.stall_s, STARTUP_S)
+        stalled = time.monotonic() - self._last_callback > stall
         if self._stream.active and not stalled:
             return True
         # what was queued for the device is "played" on the wall clock from here, so the
@@ -243,7 +248,7 @@ class DeviceAudioOutput:
         self._lost.carry(max(0, pending))
         log.warning("audio output %s went away (%s); the agent goes on without sound and tries "
                     "it again at its next reply", self._name, "stopped" if not stalled else "stalled")
-        _close_quietly(self._stream)
+        release_stream(self._stream, "audio-output")  # never on the loop: a dead driver can hang
         return False
 
     def _try_again(self) -> None:
@@ -350,14 +355,7 @@ class DeviceAudioOutput:
 
     async def aclose(self) -> None:
         if self._lost is None:
-            await asyncio.to_thread(_close_quietly, self._stream)
-
-
-def _close_quietly(stream: Any) -> None:
-    try:
-        stream.close()
-    except Exception as e:  # closing a device that has gone away
-        log.debug("audio output close: %r", e)
+            await asyncio.to_thread(release_stream(self._stream, "audio-output").wait, RELEASE_S)
 
 
 # ------------------------------------------------------------------------------ virtual clock

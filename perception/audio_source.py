@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from agent.core.errors import DeviceUnavailable, MissingDependency, UserError
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16_000
+STARTUP_S = 5.0  # a device's first audio may take this long (a sound server waking up)
 FRAME = 512  # samples: 32 ms at 16 kHz
 FRAME_S = FRAME / SAMPLE_RATE
 
@@ -250,6 +252,7 @@ class MicrophoneSource:
         self._closed = False
         self.retry_s, self.stall_s = retry_s, stall_s
         self._last_callback = 0.0
+        self._called_back = False
         self._lost_at: float | None = None  # monotonic time the device went away (or was last tried)
 
     def _open(self) -> None:
@@ -271,6 +274,7 @@ class MicrophoneSource:
             if not self.origin:
                 self.origin = time.monotonic()
             self._last_callback = time.monotonic()
+            self._called_back = False
             stream.start()
         except Exception as e:
             raise DeviceUnavailable(f"cannot open microphone {self.name!r} ({_first_line(e)}): "
@@ -279,6 +283,7 @@ class MicrophoneSource:
 
     def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         self._last_callback = time.monotonic()
+        self._called_back = True
         data = np.array(indata[:, 0], dtype=np.float32)
         if self._resampler is not None:
             data = self._resampler.resample_chunk(data)
@@ -304,10 +309,12 @@ class MicrophoneSource:
         """No audio for a while: has the device gone? Then try it again every ``retry_s``."""
         now = time.monotonic()
         stream = self._stream
-        if stream is not None and (not stream.active or now - self._last_callback > self.stall_s):
+        # a stream that has not called back yet may take a few seconds to start (a sound server)
+        stall = self.stall_s if self._called_back else max(self.stall_s, STARTUP_S)
+        if stream is not None and (not stream.active or now - self._last_callback > stall):
             self._stream, self._lost_at = None, now
             log.warning("microphone %r went away; listening again as soon as it is back", self.name)
-            await asyncio.to_thread(_close_stream, stream)
+            release_stream(stream, "microphone")
             return
         if self._lost_at is None or now - self._lost_at < self.retry_s or self._closed:
             return
@@ -330,15 +337,30 @@ class MicrophoneSource:
         self.buffer.ready.set()
         if self._stream is not None:
             stream, self._stream = self._stream, None
-            await asyncio.to_thread(_close_stream, stream)
+            await asyncio.to_thread(release_stream(stream, "microphone").wait, RELEASE_S)
 
 
-def _close_stream(stream: Any) -> None:
-    try:
-        stream.stop()
-        stream.close()
-    except Exception as e:  # closing a vanished device must not break shutdown
-        log.debug("microphone close: %r", e)
+RELEASE_S = 1.0  # how long a close waits for a device to let go
+
+
+def release_stream(stream: Any, what: str) -> threading.Event:
+    """Abort and close a PortAudio stream in a daemon thread of its own; the event is set once
+    it is done. A stream on a device that vanished can leave PortAudio's thread spinning so that
+    ``stop()`` never returns: ``abort()`` cancels that thread, and if even that hangs in the
+    driver, nothing (not the event loop, not the interpreter's exit) waits for it."""
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            stream.abort(ignore_errors=True)
+            stream.close(ignore_errors=True)
+        except Exception as e:  # closing a vanished device must not break shutdown
+            log.debug("%s close: %r", what, e)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=f"{what}-release", daemon=True).start()
+    return done
 
 
 def _first_line(e: BaseException) -> str:

@@ -179,40 +179,73 @@ class LatestFrameSource:
 
 
 class CameraSource(LatestFrameSource):
-    """An OpenCV camera; a missing one raises ``DeviceUnavailable`` naming the fix."""
+    """An OpenCV camera (an index, or a device path or stream URL); a missing one raises
+    ``DeviceUnavailable`` naming the fix.
 
-    def __init__(self, index: int = 0, *, width: int | None = 640, height: int | None = 480,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    A camera unplugged mid-session (no frame for about a second) is said once in the log; the
+    session goes on without seeing, and the camera is looked for every ``retry_s`` until it is
+    back, then frames flow again.
+    """
+
+    def __init__(self, index: int | str = 0, *, width: int | None = 640, height: int | None = 480,
+                 clock: Callable[[], float] = time.monotonic, retry_s: float = 1.0) -> None:
         import cv2
 
-        level = cv2.utils.logging.getLogLevel()
-        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our line says it better
-        try:
-            cap = cv2.VideoCapture(index)
-        finally:
-            cv2.utils.logging.setLogLevel(level)
-        if not cap.isOpened():
-            cap.release()
-            raise DeviceUnavailable(f"no camera at index {index}: plug one in, choose another "
+        def open_capture() -> cv2.VideoCapture | None:
+            level = cv2.utils.logging.getLogLevel()
+            cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)  # our line says it better
+            try:
+                cap = cv2.VideoCapture(index)
+            finally:
+                cv2.utils.logging.setLogLevel(level)
+            if not cap.isOpened():
+                cap.release()
+                return None
+            if width and height:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+            return cap
+
+        first = open_capture()
+        if first is None:
+            where = f"index {index}" if isinstance(index, int) else repr(index)
+            raise DeviceUnavailable(f"no camera at {where}: plug one in, choose another "
                                     f"with --camera N, or read a file with --input-video FILE")
-        if width and height:
-            cap.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
+        cap: cv2.VideoCapture | None = first
         failures = 0
 
         def read() -> tuple[np.ndarray, float] | None:
-            nonlocal failures
-            while failures < 30:  # a camera unplugged mid-session ends the stream after ~1 s
+            nonlocal cap, failures
+            while not self._stopping:
+                if cap is None:
+                    if not self._pause(retry_s) or (cap := open_capture()) is None:
+                        continue
+                    log.warning("camera %s is back", index)
                 ok, bgr = cap.read()
                 if ok and bgr is not None:
                     failures = 0
                     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), clock()
                 failures += 1
-                time.sleep(0.03)
-            log.warning("camera %d stopped delivering frames", index)
+                if failures < 30:  # a few bad reads happen; ~1 s of none is a camera gone
+                    self._pause(0.03)
+                    continue
+                log.warning("camera %s stopped delivering frames (unplugged?); the agent goes on "
+                            "without seeing you and looks for it every %g s", index, retry_s)
+                cap.release()
+                cap, failures = None, 0
             return None
 
-        super().__init__(read, name=f"camera{index}", close=cap.release)
+        def release() -> None:
+            if cap is not None:
+                cap.release()
+
+        super().__init__(read, name=f"camera{index}", close=release)
+
+    def _pause(self, seconds: float) -> bool:
+        """Sleep in the reader thread unless the source is closing; False when it is."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._stopping, seconds)
+            return not self._stopping
 
 
 def iter_video(path: str | Path) -> Iterator[tuple[np.ndarray, float]]:

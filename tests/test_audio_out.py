@@ -2,13 +2,10 @@
 heard — on a virtual clock (fast), and on a real PortAudio stream into a PulseAudio null sink."""
 
 import asyncio
-import os
-import shutil
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
+import pulse_server
 import pytest
 
 from agent.audio_out import DeviceAudioOutput, VirtualClockOutput, check_virtual_mic
@@ -106,37 +103,7 @@ async def test_other_sample_rates_are_resampled():
 
 @pytest.fixture(scope="module")
 def null_sink(tmp_path_factory):
-    """A private PulseAudio server with a null sink named agent_mic (the virtual microphone)."""
-    if shutil.which("pulseaudio") is None or shutil.which("pactl") is None:
-        pytest.skip("pulseaudio is not installed")
-    runtime = tmp_path_factory.mktemp("pulse")
-    os.chmod(runtime, 0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(runtime)}
-    env.pop("PULSE_SERVER", None)
-    res = subprocess.run(["pulseaudio", "--start", "--exit-idle-time=-1", "-n",
-                          "--load=module-native-protocol-unix",
-                          "--load=module-null-sink sink_name=agent_mic"],
-                         env=env, capture_output=True, text=True, timeout=20)
-    pid_file = runtime / "pulse" / "pid"
-    if res.returncode != 0 or not pid_file.exists():
-        pytest.skip(f"cannot start pulseaudio here: {res.stderr.strip()[-200:]}")
-    saved = {k: os.environ.get(k) for k in ("XDG_RUNTIME_DIR", "PULSE_SERVER", "PULSE_SINK")}
-    os.environ["XDG_RUNTIME_DIR"] = str(runtime)
-    os.environ["PULSE_SERVER"] = f"unix:{runtime}/pulse/native"
-    try:
-        yield runtime
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        pid = int(Path(pid_file).read_text().strip() or 0)
-        if pid:
-            try:
-                os.kill(pid, 15)
-            except ProcessLookupError:
-                pass
+    yield from pulse_server.serve(tmp_path_factory)
 
 
 @pytest.mark.slow
