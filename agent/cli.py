@@ -7,6 +7,7 @@ import argparse
 import gc
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
@@ -34,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for noisy in ("httpx", "httpcore", "urllib3", "numba", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # read by the tokenizers library when MiniLM first runs, on a worker thread: set here, before
+    # any thread starts, so that nothing changes the process's environment once it runs
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:
         return int(args.func(args) or 0)
     except (ConfigError, UserError) as e:
