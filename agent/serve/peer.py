@@ -160,10 +160,8 @@ class PeerSession:
             if not await self._wait_connected():
                 return
             session = Session(pipeline, bus=self.bus, say=lambda text: log.info("session %s: %s", self.id, text))
-            runner = asyncio.ensure_future(session.run())
-            ready = asyncio.ensure_future(session.ready.wait())
-            await asyncio.wait({runner, ready}, return_when=asyncio.FIRST_COMPLETED)
-            ready.cancel()
+            runner = self.owner.spawn(session.run(), "run")
+            await _first(runner, session.ready)
             self._ready.set()
             self._on_ready(self)
             if self._gone.is_set():
@@ -175,12 +173,7 @@ class PeerSession:
             await self._close_peer()
 
     async def _wait_connected(self) -> bool:
-        waits = [asyncio.ensure_future(self._connected.wait()), asyncio.ensure_future(self._gone.wait())]
-        try:
-            await asyncio.wait(waits, timeout=CONNECT_DEADLINE, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waits:
-                w.cancel()
+        await _first(self._connected, self._gone, timeout=CONNECT_DEADLINE)
         if not self._connected.is_set():
             self.stop(self.end_reason or f"the peer did not connect within {CONNECT_DEADLINE:.0f} s")
         return self._connected.is_set() and not self._gone.is_set()
@@ -241,6 +234,18 @@ class PeerSession:
             out["transcript"] = list(self.relay.transcript)
             out["client"] = dict(self.client)
         return out
+
+
+async def _first(*what: asyncio.Event | asyncio.Task[Any], timeout: float | None = None) -> None:
+    """Wait until one of the events is set or one of the tasks is done (or ``timeout``); the
+    waiters made here never outlive the call."""
+    waits = [w if isinstance(w, asyncio.Task) else asyncio.ensure_future(w.wait()) for w in what]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w, given in zip(waits, what):
+            if w is not given:
+                w.cancel()
 
 
 def _iso(t: float) -> str:
