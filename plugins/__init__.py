@@ -4,7 +4,6 @@ Write one by subclassing ``plugins.api.Plugin``; register it under the entry-poi
 ``embodied_agent.plugins``; test it with ``plugins.testing.run_plugin``.
 """
 
-from plugins.api import API_VERSION, BlockingPlugin, Capabilities, MediaSource, Plugin, PluginContext, PluginSettings
+from plugins.api import API_VERSION, BlockingPlugin, Capabilities, Plugin, PluginContext, PluginSettings
 
-__all__ = ["API_VERSION", "BlockingPlugin", "Capabilities", "MediaSource", "Plugin",
-           "PluginContext", "PluginSettings"]
+__all__ = ["API_VERSION", "BlockingPlugin", "Capabilities", "Plugin", "PluginContext", "PluginSettings"]

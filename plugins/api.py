@@ -1,12 +1,15 @@
 """The plugin API: one small ABC, a capabilities dataclass and the context a plugin talks back through.
 
 A plugin declares up front what it wants (event types, a face-frame rate, speech audio) and what
-it offers (commands, perception sources); the host (``plugins.host``) delivers exactly that, each
-plugin in its own tasks behind bounded queues, so a faulty plugin can only hurt itself.
+it sends back (commands); the host (``plugins.host``) delivers exactly that, each plugin in its
+own tasks behind bounded queues, so a faulty plugin can only hurt itself.
 
 Versioning: ``API_VERSION`` is "MAJOR.MINOR". A plugin states the version it was written for in
 ``api_version``; the host refuses a plugin whose MAJOR differs and accepts any MINOR (minor
-versions only add).
+versions only add). 2.0 removed the robot microphone/camera offer of 1.0 (``provides_*_source``,
+``ctx.add_*_source``): the session never listened or watched through them. A robot's own
+devices reach the session as the pipeline's sources (``PipelineOptions.audio_source`` /
+``video_source``), as ``agent serve`` brings a browser's.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
     from agent.core.face_state import FaceState
     from agent.core.speech import SpeechChunk
 
-API_VERSION = "1.0"
+API_VERSION = "2.0"
 ALL_EVENTS = "*"
 
 T = TypeVar("T")
@@ -43,15 +46,13 @@ class Capabilities:
     ``events``: event type names (``"Transcript"``, ``"AgentEmotion"``...), or ``{"*"}`` for all.
     ``face_rate``: FaceState frames per second it wants (latest-wins), None for none.
     ``speech_audio``: it wants every ``SpeechChunk`` (audio + phoneme/word timings).
-    The ``provides_*`` / ``sends_commands`` flags are checked: the context refuses what was not
-    declared, so a user can read a plugin's reach from its capabilities.
+    ``sends_commands`` is checked: the context refuses a command that was not declared, so a
+    user can read a plugin's reach from its capabilities.
     """
 
     events: frozenset[str] = frozenset()
     face_rate: float | None = None
     speech_audio: bool = False
-    provides_audio_source: bool = False
-    provides_video_source: bool = False
     sends_commands: bool = False
 
     def __post_init__(self) -> None:
@@ -64,19 +65,6 @@ class PluginSettings(BaseModel):
     """Base for a plugin's ``Settings``: frozen, and unknown keys are errors (typos surface)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-@runtime_checkable
-class MediaSource(Protocol):
-    """A pulled, timestamped media track (STYLE.md rule 4): a robot's own camera or microphone.
-
-    ``recv()`` returns the next frame (video: HxWx3 uint8 RGB; audio: float32 mono block) and
-    paces itself; ``aclose()`` releases the device.
-    """
-
-    async def recv(self) -> Any: ...
-
-    async def aclose(self) -> None: ...
 
 
 class Plugin(abc.ABC):
@@ -171,7 +159,7 @@ class BlockingPlugin(Plugin):
 
 @dataclass(eq=False)
 class PluginContext:
-    """What a running plugin may do to the session: send commands, offer perception sources.
+    """What a running plugin may do to the session: send commands.
 
     Commands are published on the bus as ``PluginCommand``; ``"stop_talking"`` also publishes an
     ``Interrupt`` at once (barge-in never waits for a round trip). A token bucket caps the rate
@@ -183,8 +171,6 @@ class PluginContext:
     capabilities: Capabilities
     max_commands_per_s: float = 20.0
     clock: Callable[[], float] = time.monotonic
-    audio_sources: list[MediaSource] = field(default_factory=list)
-    video_sources: list[MediaSource] = field(default_factory=list)
     dropped_commands: int = 0
     _tokens: float = field(default=-1.0, repr=False)
     _last: float = field(default=0.0, repr=False)
@@ -221,20 +207,3 @@ class PluginContext:
             return False
         self._tokens -= 1.0
         return True
-
-    def add_audio_source(self, source: MediaSource) -> None:
-        """Offer a microphone (e.g. the robot's own); the session may listen through it."""
-        self._check_source(source, self.capabilities.provides_audio_source, "audio")
-        self.audio_sources.append(source)
-
-    def add_video_source(self, source: MediaSource) -> None:
-        """Offer a camera (e.g. the robot's eyes); the session may watch through it."""
-        self._check_source(source, self.capabilities.provides_video_source, "video")
-        self.video_sources.append(source)
-
-    def _check_source(self, source: object, declared: bool, kind: str) -> None:
-        if not declared:
-            raise PermissionError(f"plugin {self.name} offers a {kind} source but did not declare "
-                                  f"Capabilities(provides_{kind}_source=True)")
-        if not isinstance(source, MediaSource):
-            raise TypeError(f"plugin {self.name}: a {kind} source needs async recv() and aclose()")

@@ -8,8 +8,9 @@ then handled by the policy (``disable``: stop it; ``restart``: a fresh instance,
 few times).
 
 The one thing asyncio cannot preempt is a coroutine that blocks the thread (``time.sleep``,
-serial I/O). The host notices it afterwards (the callback took longer than its timeout without
-the timeout firing) and disables the plugin, but the loop has already lost that time: blocking
+serial I/O). While it blocks, the session's loop watchdog names it (its task is
+``plugins/plugin:NAME/...``); afterwards the host disables the plugin (the callback took longer
+than its timeout without the timeout firing), but the loop has already lost that time: blocking
 code belongs in ``Plugin.run_blocking`` / ``BlockingPlugin``, which run in the plugin's own thread.
 """
 
@@ -359,18 +360,6 @@ class PluginHost:
 
     def error(self, name: str) -> str:
         return self._runners[name].error
-
-    @property
-    def audio_sources(self) -> list[tuple[str, Any]]:
-        """Microphones offered by running plugins, as (plugin name, source)."""
-        return [(r.name, s) for r in self._runners.values() if r.ctx and r.state is State.RUNNING
-                for s in r.ctx.audio_sources]
-
-    @property
-    def video_sources(self) -> list[tuple[str, Any]]:
-        """Cameras offered by running plugins, as (plugin name, source)."""
-        return [(r.name, s) for r in self._runners.values() if r.ctx and r.state is State.RUNNING
-                for s in r.ctx.video_sources]
 
 
 def _describe(exc: BaseException) -> str:

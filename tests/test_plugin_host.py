@@ -354,44 +354,6 @@ def test_commands_interrupts_rate_limit_and_undeclared_reach():
     assert status["sneaky"] == "disabled" and "did not declare Capabilities(sends_commands=True)" in err
 
 
-def test_perception_sources_are_collected_from_running_plugins():
-    class Mic:
-        async def recv(self):
-            return None
-
-        async def aclose(self):
-            pass
-
-    class Robot(Plugin):
-        name = "robot"
-        capabilities = Capabilities(provides_audio_source=True)
-
-        async def start(self, ctx):
-            await super().start(ctx)
-            ctx.add_audio_source(Mic())
-
-    class NoCamera(Plugin):
-        name = "nocam"
-
-        async def start(self, ctx):
-            ctx.add_video_source(Mic())
-
-    async def main():
-        bus, owner = EventBus(), TaskOwner("session")
-        host = PluginHost(bus, owner)
-        host.add(Robot())
-        host.add(NoCamera())
-        await host.start()
-        audio, video, status = host.audio_sources, host.video_sources, host.status()
-        await host.stop()
-        await owner.aclose()
-        return audio, video, status
-
-    audio, video, status = run_virtual(main)
-    assert [name for name, _ in audio] == ["robot"] and video == []
-    assert status == {"robot": "running", "nocam": "disabled"}
-
-
 def test_start_refusal_is_one_line_and_others_still_start():
     class Refuses(Plugin):
         name = "refuses"
@@ -452,8 +414,15 @@ def test_incompatible_api_version_is_refused():
         name = "old"
         api_version = "0.3"
 
-    with pytest.raises(PluginError, match="written for plugin API 0.3; this agent speaks 1.0"):
+    class WantsARobotMicrophone(Plugin):  # 1.0 offered robot microphones the session never used
+        name = "robot"
+        api_version = "1.0"
+
+    with pytest.raises(PluginError, match="written for plugin API 0.3; this agent speaks 2.0"):
         check_api_version("old", Old)
+    with pytest.raises(PluginError, match="written for plugin API 1.0; this agent speaks 2.0"):
+        check_api_version("robot", WantsARobotMicrophone)
+    check_api_version("new", type("New", (Plugin,), {"api_version": "2.3"}))  # minor versions only add
 
 
 def test_blocking_plugin_and_speech_stream_work_in_order():

@@ -89,5 +89,5 @@ def test_cli_options_feed_from_specs_and_listing_names_settings():
     host = PluginHost.from_specs(args.plugin, bus=EventBus(), owner=TaskOwner("t"), policy=args.plugin_policy)
     assert host.status() == {"vmc": "idle", "servo": "idle"} and host.policy.value == "restart"
     text = describe()
-    assert "vmc  (plugins.vmc.VMCSender, API 1.0)" in text
+    assert "vmc  (plugins.vmc.VMCSender, API 2.0)" in text
     assert "names: arkit|vrm|both = 'arkit'" in text and "max_speed: float = 120.0" in text

@@ -55,7 +55,7 @@ async def test_client_receives_events_and_face_frames(no_leaked_tasks, bridge_ho
     host, bus, url = await bridge_host(face_rate=100)
     async with connect(url) as ws:
         hello = await recv_json(ws)
-        assert hello["v"] == 1 and hello["type"] == "hello" and hello["api"] == "1.0"
+        assert hello["v"] == 1 and hello["type"] == "hello" and hello["api"] == "2.0"
         assert "stop_talking" in hello["commands"]
         await bus.publish(AgentEmotion(label="joy", vad=(0.8, 0.5, 0.4), intensity=0.7))
         await bus.publish(Transcript(text="my secret diary"))
