@@ -8,6 +8,7 @@ import asyncio
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 LIVE_BATCH = 4  # frames rendered per call while the schedule holds (about 130 ms at 30 fps)
-LEAD = 2  # a new batch is asked for while this many rendered frames are still ahead
+WAIT_S = 0.25  # longest a frame due waits for the batch it is being drawn in
 
 
 def same(a: FaceState, b: FaceState) -> bool:
@@ -34,12 +35,13 @@ class LiveVideo:
     """Renders the face off the event loop and hands it to live sinks, ahead in small batches.
 
     The animator's schedule for the next frames is known (an utterance is scheduled on the audio
-    clock before it plays), so the loop hands over the next ``batch`` states with the current one
-    and the worker renders them in one call: live video gets the batched renderer's throughput.
-    A rendered frame is shown only if its state is still the one the schedule gives when its time
-    comes; a barge-in or a new emotion changes the state, the stale picture is dropped and the
-    frame is drawn at once (the mouth is at rest on the next frame), and the batches start again
-    from there. The newest job wins: a slow renderer skips frames, it never builds a backlog.
+    clock before it plays), so the loop hands the next ``batch`` states over one to two batches
+    before they are due, and a second worker draws them in one call while the frames due now are
+    shown: live video gets the batched renderer's throughput. A frame drawn ahead is shown only
+    if its state is still the one the schedule gives when its time comes; a barge-in or a new
+    emotion changes the state, the stale picture is dropped and the frame is drawn at once (the
+    mouth is at rest on the next frame), and the batches start again from there. The newest
+    frame due wins: a slow renderer skips frames, it never builds a backlog.
     """
 
     def __init__(self, renderer: Any, sinks: list[Any], batch: int = LIVE_BATCH) -> None:
@@ -47,17 +49,20 @@ class LiveVideo:
         self.sinks = sinks  # the pipeline's own list: a failed sink leaves it, closed once
         self.batch = max(1, int(batch))
         self.queue: Channel[FaceState] = Channel(1, Overflow.LATEST, "live-video")
-        self._ahead: dict[float, tuple[FaceState, np.ndarray]] = {}  # worker thread only
-        # the schedule's next frames, handed over by the loop to be rendered ahead: kept apart
-        # from the queue, whose newest item replaces an older one
-        self._todo: list[FaceState] = []
-        self._todo_lock = threading.Lock()
-        self._planned: list[float] = []  # loop side: frame times handed over to render ahead
-        self._stale = False  # set by the worker when a rendered-ahead frame no longer matched
+        # the next frames to draw ahead; a newer batch replaces one not started (it is out of date)
+        self._todo: Channel[list[FaceState]] = Channel(1, Overflow.LATEST, "live-video-ahead")
+        self._planned: list[float] = []  # loop side: frame times handed over to draw ahead
+        self._stale = False  # set when a frame drawn ahead no longer matched the schedule
+        self._ready = threading.Condition()  # guards the three below
+        self._ahead: dict[float, tuple[FaceState, np.ndarray]] = {}  # drawn, not yet due
+        self._busy: set[float] = set()  # being drawn ahead right now
+        self._due_t = -math.inf  # the latest frame due
+        self._drawing = threading.Lock()  # a renderer is called from one thread at a time
         self.rendered = 0  # frames drawn
         self.calls = 0  # render calls
+        self.render_s = 0.0  # time spent in them
         self.shown = 0  # frames written to the sinks
-        self.dropped = 0  # frames rendered ahead that the schedule had changed under
+        self.dropped = 0  # frames drawn ahead that the schedule had changed under
         self.speaking_shown: list[float] = []  # clock times of the speaking frames shown
         self.first_speaking_at: float | None = None  # session time of the first speaking frame shown
 
@@ -71,20 +76,43 @@ class LiveVideo:
             if self._stale:
                 self._stale, self._planned = False, []
             self._planned = [t for t in self._planned if t > state.t]
-            if len(self._planned) < LEAD:
+            if len(self._planned) < self.batch:  # keep one to two batches ahead
                 ahead = upcoming(self._planned[-1] if self._planned else state.t, self.batch)
                 self._planned += [s.t for s in ahead]
-                with self._todo_lock:
-                    self._todo += ahead
+                self._todo.put_nowait(ahead)
         self.queue.put_nowait(state)
 
     async def run(self, clock: Callable[[], float]) -> None:
-        async for state in self.queue:
-            await asyncio.to_thread(self._show, state)
-            if state.speaking:
-                self.speaking_shown.append(clock())
-                if self.first_speaking_at is None:
-                    self.first_speaking_at = clock()
+        """Show the frames due until ``close``, drawing ahead beside it."""
+        ahead = asyncio.ensure_future(self._draw_ahead())
+        try:
+            async for state in self.queue:
+                await asyncio.to_thread(self._show, state)
+                if state.speaking:
+                    self.speaking_shown.append(clock())
+                    if self.first_speaking_at is None:
+                        self.first_speaking_at = clock()
+        finally:
+            self._todo.close()
+            ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
+
+    async def _draw_ahead(self) -> None:
+        async for states in self._todo:
+            with self._ready:
+                states = [s for s in states if s.t > self._due_t]  # too late to help
+                self._busy = {s.t for s in states}
+            if not states:
+                continue
+            try:
+                frames = await asyncio.to_thread(self._render, states)
+                with self._ready:
+                    for s, frame in zip(states, frames):
+                        self._ahead[s.t] = (s, frame)
+            finally:
+                with self._ready:
+                    self._busy = set()
+                    self._ready.notify_all()
 
     def speaking_fps(self) -> float:
         """Frames shown per second while the agent spoke (0 when it never did)."""
@@ -94,36 +122,31 @@ class LiveVideo:
         return (len(times) - 1) / (times[-1] - times[0])
 
     def _show(self, state: FaceState) -> None:
-        """Show the frame due now, then render the next ones (a worker thread: the renderer, the
-        encoders and devices block)."""
-        kept = self._ahead.pop(state.t, None)
-        for t in [t for t in self._ahead if t < state.t]:
-            del self._ahead[t]
-        with self._todo_lock:
-            todo = [s for s in self._todo if s.t > state.t]
-            self._todo = todo[self.batch:]
-        todo = todo[:self.batch]
+        """Write the frame due: drawn ahead if its state still holds, else drawn now (a worker
+        thread: the renderer, the encoders and devices block)."""
+        with self._ready:
+            self._due_t = state.t
+            if state.t in self._busy:  # its batch is being drawn: waiting beats drawing it twice
+                self._ready.wait_for(lambda: state.t not in self._busy, WAIT_S)
+            kept = self._ahead.pop(state.t, None)
+            for t in [t for t in self._ahead if t < state.t]:
+                del self._ahead[t]
         if kept is not None and same(kept[0], state):
-            self._write(kept[1], state.t)
-        elif kept is not None:  # the schedule changed: what was rendered ahead of it is stale
-            self.dropped += 1
-            self._stale = True
-            self._write(self._render([state])[0], state.t)
-            return
-        else:  # not rendered yet (starting, or behind): this frame and the next in one call
-            todo = [state] + todo[:self.batch - 1]
-        if not todo:
-            return
-        for s, frame in zip(todo, self._render(todo)):
-            if s is state:
-                self._write(frame, state.t)
-            else:
-                self._ahead[s.t] = (s, frame)
+            image = kept[1]
+        else:
+            if kept is not None:  # the schedule changed: what was drawn ahead of it is stale
+                self.dropped += 1
+                self._stale = True
+            image = self._render([state])[0]
+        self._write(image, state.t)
 
     def _render(self, states: list[FaceState]) -> np.ndarray:
-        frames = self.renderer.render(states)
-        self.calls += 1
-        self.rendered += len(states)
+        with self._drawing:
+            start = time.perf_counter()
+            frames = self.renderer.render(states)
+            self.render_s += time.perf_counter() - start
+            self.calls += 1
+            self.rendered += len(states)
         return frames
 
     def _write(self, image: np.ndarray, t: float) -> None:
@@ -139,6 +162,7 @@ class LiveVideo:
     def close(self) -> None:
         """Stop taking frames; the sinks are the pipeline's to close."""
         self.queue.close()
+        self._todo.close()
 
 
 def _close_quietly(sink: Any) -> None:

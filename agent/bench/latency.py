@@ -135,7 +135,8 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
     live = session.live
     if live is not None and live.calls:
         info["live"] = {"fps": live.speaking_fps(), "per_call": live.rendered / live.calls,
-                        "dropped": live.dropped, "shown": live.shown}
+                        "ms_per_frame": 1000 * live.render_s / live.rendered, "dropped": live.dropped,
+                        "shown": live.shown}
     if output is not None and parts.recording is not None:
         await asyncio.to_thread(parts.recording.write, parts.renderer, parts.animator)
     await parts.aclose()
@@ -172,6 +173,8 @@ def run(opts: BenchOptions) -> Suite:
                 live = info["live"]
                 suite.figures.append(Figure(f"{backend}: live video fps while the agent talks", live["fps"], "fps"))
                 suite.figures.append(Figure(f"{backend}: live video frames per render call", live["per_call"]))
+                suite.figures.append(Figure(f"{backend}: live video render time per frame", live["ms_per_frame"],
+                                            "ms"))
                 suite.figures.append(Figure(f"{backend}: live frames rendered ahead, then dropped "
                                             "(the schedule changed)", live["dropped"]))
             if info["evaluated"]:
