@@ -167,12 +167,18 @@ class VideoFileSink:
         if self._closed:
             return
         self._closed = True
-        if self._resampler is not None:
-            self._encode_audio(np.zeros(0, np.float32), last=True)
-        for stream in (self._video, self._audio):
-            for packet in stream.encode(None):
-                self._container.mux(packet)
-        self._container.close()
+        try:
+            if self._resampler is not None:
+                self._encode_audio(np.zeros(0, np.float32), last=True)
+            for stream in (self._video, self._audio):
+                for packet in stream.encode(None):
+                    self._container.mux(packet)
+            self._container.close()
+        finally:
+            # the encoders' threads (libx264 starts several) end when PyAV frees the streams,
+            # not at close: a long-running process must not keep them for every file it wrote
+            del self._video, self._audio, self._container
+            self._resampler = None
         log.info("wrote %s (%d frames repeated, %d dropped)", self.path, self.duplicated, self.dropped)
 
 

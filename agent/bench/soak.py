@@ -1,21 +1,36 @@
-"""Soak: a long scripted session at faster than real time. Reports memory growth, latency
-drift, late face frames and queue depths; nothing may grow without bound.
+"""Soak: one long session, turn after turn, to show that nothing grows while the agent is left
+running: memory, latency, queues, late frames, file handles, threads, the environment.
 
-Typed turns drive the real session (embedded LLM, emotion engine, espeak-ng speech, animator)
-with audio "played" on a virtual clock, so replies take only as long as they take to compute.
+The real session as ``agent run`` builds it for a headless machine: the embedded LLM, the emotion
+engine (MiniLM and the trained heads), espeak-ng speech played on a real-time clock, the animator
+and the face loop, and the live recording (the torch renderer into a fragmented MP4 at 256×256)
+— typed turns instead of a microphone, back to back. Latency drift compares the median turn
+latency (emotion → first audio) of the last window with the first; the window is 5 minutes, or
+a third of a shorter soak. Memory growth is the resident set at the end minus at the end of the
+first window (caches and the allocator settle in it); the slope over the rest says whether it
+keeps climbing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import statistics
+import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from agent.bench.latency import QUESTIONS
 from agent.bench.report import BenchOptions, Figure, Suite, Timing
 
 DEFAULT_MINUTES = 30.0
 QUICK_MINUTES = 0.25
+WINDOW_MINUTES = 5.0
+SAMPLE_S = 5.0  # process figures are read this often
+MAX_GROWTH_MB = 20.0  # issue 18's bars for a pass
+MAX_DRIFT = 1.2
 
 
 def rss_mb() -> float:
@@ -26,71 +41,196 @@ def rss_mb() -> float:
     return float("nan")
 
 
-async def _soak(minutes: float, persona_name: str, config: str | None) -> dict:
+def open_files() -> int:
+    return len(os.listdir(f"/proc/{os.getpid()}/fd"))
+
+
+def os_threads() -> int:
+    """Every thread of the process, the native ones too (torch, llama.cpp, ONNX, PortAudio)."""
+    return len(os.listdir(f"/proc/{os.getpid()}/task"))
+
+
+@dataclass
+class Sample:
+    t: float  # seconds since the soak started
+    rss: float
+    files: int
+    threads: int  # OS threads
+    py_threads: int = 0  # threads Python started (ours, the libraries' Python workers)
+
+    @classmethod
+    def now(cls, t: float) -> Sample:
+        return cls(t, rss_mb(), open_files(), os_threads(), threading.active_count())
+
+
+@dataclass
+class Soak:
+    minutes: float
+    samples: list[Sample] = field(default_factory=list)
+    latency: list[tuple[float, float]] = field(default_factory=list)  # (t, seconds)
+    deepest: tuple[int, str] = (0, "")
+    turns: int = 0
+    frames: int = 0
+    late: int = 0
+    recorded_s: float = 0.0
+    stalls: int = 0
+    lag_p99_ms: float = 0.0
+    env_changed: list[str] = field(default_factory=list)
+    before: Sample | None = None  # before the pipeline was built
+    after: Sample | None = None  # after it was closed
+
+    def sample(self, t: float) -> Sample:
+        s = Sample.now(t)
+        self.samples.append(s)
+        return s
+
+
+async def _soak(minutes: float, persona_name: str, config: str | None, folder: Path) -> Soak:
+    import llama_cpp  # noqa: F401  (its import opens two /dev/null files for good: not the session's)
+
     from agent.core import events as ev
     from agent.core.bus import EventBus
     from agent.pipeline import PipelineOptions, build_pipeline
     from agent.session import Session
     from persona.config import get_persona
 
+    out = Soak(minutes)
+    out.before = Sample.now(0.0)
     persona = get_persona(persona_name, config)
     bus = EventBus()
-    opts = PipelineOptions(realtime=False, llm_backend="embedded", tts_backend="espeak", microphone=False,
+    opts = PipelineOptions(realtime=True, llm_backend="embedded", tts_backend="espeak", microphone=False,
                            keyboard=False, speakers=False, virtual_camera=False, window=False,
-                           record_fallback=False)
-    parts = await build_pipeline(persona, opts, bus, progress=lambda text: None)
-    parts.greet = False
-    session = Session(parts, bus=bus, say=lambda s: None)
-    out: dict = {"rss": [], "latency": [], "depth": 0}
-    done = asyncio.Event()
+                           output=folder / "soak.mp4", size=(256, 256))
+    async with await build_pipeline(persona, opts, bus, progress=lambda text: None) as pipeline:
+        pipeline.greet = False
+        session = Session(pipeline, bus=bus, say=lambda s: None)
+        done = asyncio.Event()
+        start = time.monotonic()
 
-    def observe(e: ev.Event) -> None:
-        if isinstance(e, ev.TurnLatency):  # a turn may end without audio (an empty reply)
-            if e.first_audio is not None:
-                out["latency"].append((e.emotion or 0) + (e.llm_first_sentence or 0) + e.first_audio)
-            done.set()
-        out["depth"] = max(out["depth"], max(bus.depths().values(), default=0))
+        def observe(e: ev.Event) -> None:
+            if isinstance(e, ev.TurnLatency):  # a turn may end without audio (an empty reply)
+                if e.first_audio is not None:
+                    out.latency.append((time.monotonic() - start,
+                                        (e.emotion or 0) + (e.llm_first_sentence or 0) + e.first_audio))
+                done.set()
+            depths = bus.depths()
+            if depths and (deepest := max(depths.items(), key=lambda kv: kv[1]))[1] > out.deepest[0]:
+                out.deepest = (deepest[1], deepest[0])
 
-    bus.observe(observe)
-    runner = asyncio.ensure_future(session.run())
-    await session.ready.wait()
-    deadline = time.monotonic() + minutes * 60
-    i = 0
-    while time.monotonic() < deadline:
-        done.clear()
-        await bus.publish(ev.UserText(text=QUESTIONS[i % len(QUESTIONS)]))
-        await asyncio.wait_for(done.wait(), 120)
-        out["rss"].append(rss_mb())
-        i += 1
-    await bus.publish(ev.Stop(reason="soak done"))
-    report = await runner
-    out.update(turns=i, frames=report.frames, late=report.late_frames, loop_lag_ms=report.loop_lag_ms,
-               animator_schedule=len(getattr(parts.animator, "_utterances", [])))
-    await parts.aclose()
+        bus.observe(observe)
+        runner = asyncio.ensure_future(session.run())
+        await session.ready.wait()
+        env = dict(os.environ)
+        deadline = start + minutes * 60
+        next_sample = start
+        while time.monotonic() < deadline:
+            done.clear()
+            await bus.publish(ev.UserText(text=QUESTIONS[out.turns % len(QUESTIONS)]))
+            await asyncio.wait_for(done.wait(), 120)
+            out.turns += 1
+            # the first sample after the first turn: every lazily started pool (the encoder's,
+            # the loop's executor) is up by then, so what comes later is growth
+            if time.monotonic() >= next_sample:
+                out.sample(time.monotonic() - start)
+                next_sample = max(next_sample, start) + SAMPLE_S
+        out.sample(time.monotonic() - start)
+        out.env_changed = sorted(k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k))
+        await bus.publish(ev.Stop(reason="soak done"))
+        report = await runner
+        out.frames, out.late = report.frames, report.late_frames
+        out.stalls = len(report.stalls)
+        lags = sorted(report.loop_lag_ms)
+        out.lag_p99_ms = lags[int(0.99 * (len(lags) - 1))] if lags else 0.0
+        recording = pipeline.recording
+    await asyncio.get_running_loop().shutdown_default_executor()  # the loop's own workers, as asyncio.run does
+    out.after = Sample.now(time.monotonic() - start)
+    out.recorded_s = _recorded(recording.path if recording is not None else None)
     return out
+
+
+def _recorded(path: Path | None) -> float:
+    """Seconds the session's recording holds, read back by FFmpeg (it must open)."""
+    if path is None or not path.exists():
+        return 0.0
+    import av
+
+    with av.open(str(path)) as container:
+        return float(container.duration or 0) / 1e6
 
 
 def run(opts: BenchOptions) -> Suite:
     minutes = QUICK_MINUTES if opts.quick else float(opts.extra.get("soak_minutes") or DEFAULT_MINUTES)
-    r = asyncio.run(_soak(minutes, opts.extra.get("persona") or "tutor", opts.extra.get("config")))
-    suite = Suite("soak", models={"llm": "embedded gemma-3-270m", "tts": "espeak-ng"})
-    third = max(1, len(r["rss"]) // 3)
-    lat = r["latency"]
-    suite.timings.append(Timing("turn latency (emotion → first audio)", lat, "s"))
-    if r["loop_lag_ms"]:
-        suite.timings.append(Timing("loop lag", r["loop_lag_ms"], "ms"))
+    with tempfile.TemporaryDirectory(prefix="agent-soak-") as folder:
+        r = asyncio.run(_soak(minutes, opts.extra.get("persona") or "tutor", opts.extra.get("config"),
+                              Path(folder)))
+    return report(r, started=time.strftime("%Y-%m-%d %H:%M"))
+
+
+def report(r: Soak, started: str = "") -> Suite:
+    window = min(WINDOW_MINUTES, r.minutes / 3) * 60
+    end = r.samples[-1].t
+    first = [s for t, s in r.latency if t <= window]
+    last = [s for t, s in r.latency if t >= end - window]
+    settled = next((s for s in r.samples if s.t >= window), r.samples[-1])
+    tail = [s for s in r.samples if s.t >= window]
+    start, final = settled, r.samples[-1]  # files and threads too: once the first window has settled
+    growth = final.rss - settled.rss
+    drift = statistics.median(last) / statistics.median(first) if first and last else float("nan")
+    suite = Suite("soak", models={"llm": "embedded gemma-3-270m", "tts": "espeak-ng",
+                                  "video": "avatar renderer 256x256 → fragmented MP4"})
+    suite.timings.append(Timing("turn latency (emotion → first audio)", [s for _, s in r.latency], "s"))
     suite.figures += [
-        Figure("minutes", minutes), Figure("turns", r["turns"]),
-        Figure("memory after warm-up", r["rss"][min(third, len(r["rss"]) - 1)], "MB"),
-        Figure("memory growth, first third → end", r["rss"][-1] - r["rss"][min(third, len(r["rss"]) - 1)], "MB"),
-        Figure("latency drift, last third / first third (median)",
-               _median(lat[-third:]) / max(1e-9, _median(lat[:third])), "x"),
-        Figure("face frames", r["frames"]), Figure("late face frames", r["late"]),
-        Figure("deepest queue seen", r["depth"]),
+        Figure("minutes", r.minutes), Figure("turns", r.turns),
+        Figure("window for first / last (minutes)", window / 60),
+        Figure("memory at the end of the first window", settled.rss, "MB"),
+        Figure("memory growth, end of first window → end", growth, "MB"),
+        Figure("memory slope after the first window", _slope_per_hour(tail), "MB/h"),
+        Figure("latency median, first window", statistics.median(first) if first else float("nan"), "s"),
+        Figure("latency median, last window", statistics.median(last) if last else float("nan"), "s"),
+        Figure("latency drift, last / first window (median)", drift, "x"),
+        Figure("deepest bus queue seen", r.deepest[0]),
+        Figure("face frames", r.frames), Figure("late face frames", r.late),
+        Figure("recording plays, seconds", r.recorded_s, "s"),
+        Figure("loop lag p99", r.lag_p99_ms, "ms"), Figure("loop stalls named (> 250 ms)", r.stalls),
+        Figure("open files, end of first window → end", final.files - start.files),
+        Figure("threads (OS), end of first window → end", final.threads - start.threads),
+        Figure("open files, before build → after close", _delta(r, "files")),
+        Figure("Python threads, before build → after close", _delta(r, "py_threads")),
+        Figure("threads (OS), before build → after close", _delta(r, "threads")),
+        Figure("environment variables changed while running", len(r.env_changed)),
     ]
+    suite.notes.append(f"started {started}; deepest queue: {r.deepest[1] or '-'}; after the first turn / "
+                       f"first window / end: open files {r.samples[0].files} / {start.files} / {final.files}, "
+                       f"OS threads {r.samples[0].threads} / {start.threads} / {final.threads}; "
+                       f"before build / after close: files {_pair(r, 'files')}, Python threads "
+                       f"{_pair(r, 'py_threads')}, OS threads {_pair(r, 'threads')} (the native pools "
+                       "of torch, llama.cpp and ONNX live as long as the process)")
+    if r.env_changed:
+        suite.notes.append("environment changed: " + ", ".join(r.env_changed))
+    suite.ok = (growth <= MAX_GROWTH_MB and drift <= MAX_DRIFT and final.files <= start.files
+                and final.threads <= start.threads and _delta(r, "py_threads") <= 0
+                and _delta(r, "files") <= 0 and not r.env_changed)
+    if not suite.ok:
+        suite.notes.append(f"FAILED: needs memory growth <= {MAX_GROWTH_MB:g} MB, drift <= {MAX_DRIFT:g}x, "
+                           "no more open files or threads at the end than after the first window, every "
+                           "file and Python thread closed with the pipeline, no environment change")
     return suite
 
 
-def _median(xs: list[float]) -> float:
-    s = sorted(xs)
-    return s[len(s) // 2] if s else 0.0
+def _slope_per_hour(samples: list[Sample]) -> float:
+    if len(samples) < 3:
+        return 0.0
+    ts = [s.t / 3600 for s in samples]
+    return statistics.linear_regression(ts, [s.rss for s in samples]).slope
+
+
+def _delta(r: Soak, what: str) -> float:
+    if r.before is None or r.after is None:
+        return float("nan")
+    return float(getattr(r.after, what) - getattr(r.before, what))
+
+
+def _pair(r: Soak, what: str) -> str:
+    if r.before is None or r.after is None:
+        return "-"
+    return f"{getattr(r.before, what)} → {getattr(r.after, what)}"
