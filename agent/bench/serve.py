@@ -87,14 +87,16 @@ async def _level(url: str, voices: list[np.ndarray]) -> list[dict[str, Any]]:
             t0 = asyncio.get_running_loop().time()
             marks = [len(p.messages) for p in peers]
             spoke = await asyncio.gather(*(p.say(v) for p, v in zip(peers, voices)))
-            await asyncio.gather(*(p.wait_for(lambda m: m["type"] == "agent", TURN_TIMEOUT, after=k)
-                                   for p, k in zip(peers, marks)))
+            answered = await asyncio.gather(*(p.wait_for(lambda m: m["type"] == "agent", TURN_TIMEOUT, after=k)
+                                              for p, k in zip(peers, marks)), return_exceptions=True)
             t1 = asyncio.get_running_loop().time()
             after = {s["id"]: s for s in (await api.get("/api/sessions")).json()["sessions"]}
-        for peer, said in zip(peers, spoke):
+        for peer, said, reply in zip(peers, spoke, answered):
             first = peer.first_voice_after(said)
             a, b = before[peer.id], after[peer.id]
             results.append({
+                "answered": not isinstance(reply, BaseException),
+                "heard": [m["text"] for m in peer.messages if m["type"] == "user"],
                 "latency": None if first is None else first - said,
                 "fps_received": peer.fps(t0, t1),
                 "fps_fresh": (b["fresh_frames_sent"] - a["fresh_frames_sent"]) / (t1 - t0),
@@ -145,9 +147,13 @@ def run(opts: BenchOptions) -> Suite:
                                         [r["fps_received"] for r in results], "fps"))
             suite.timings.append(Timing(f"N={n}: fresh frames/s rendered (server)",
                                         [r["fps_fresh"] for r in results], "fps"))
+            unanswered = [r["heard"] for r in results if not r["answered"]]
+            if unanswered:
+                suite.notes.append(f"N={n}: {len(unanswered)} of {n} peers got no answer within "
+                                   f"{TURN_TIMEOUT:.0f} s (heard: {unanswered})")
             underruns = sum(r["underruns"] for r in results)
             suite.figures.append(Figure(f"N={n}: audio underruns", underruns))
-            real_time = (len(latencies) == n and underruns == 0
+            real_time = (len(latencies) == n and underruns == 0 and not unanswered
                          and min(r["fps_fresh"] for r in results) >= REAL_TIME_FPS
                          and min(r["fps_received"] for r in results) >= REAL_TIME_FPS)
             if real_time:

@@ -9,6 +9,7 @@ and the process.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import signal
 import ssl
@@ -100,6 +101,14 @@ async def serve(persona: Any, cfg: ServeConfig, *, say: Callable[[str], None] | 
     ice.loopback_only(local)
     models = ServeModels(cfg.llm_workers)
     loop = asyncio.get_running_loop()
+    # Every session sends its blocking work to the loop's default executor: aiortc's Opus and
+    # VP8 encoders (50 + 30 jobs a second), the face renders, hearing's VAD on each 32 ms frame.
+    # With asyncio's default pool (cores + 4 threads) a short VAD job queues behind renders and
+    # encodes, hearing falls behind and the microphone drops audio once the cores are busy;
+    # a pool with room for every session's jobs lets the OS share the cores instead.
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=8 * cfg.capacity + 8,
+                                                     thread_name_prefix="serve")
+    loop.set_default_executor(executor)
     stop = stop or asyncio.Event()
 
     def signals() -> None:
