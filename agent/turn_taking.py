@@ -186,7 +186,7 @@ class TurnTaker:
 
     def _verdict(self, p: float, since_onset: float, hum: bool = False) -> Look:
         assert self.judge is not None
-        return onset_look(self.judge.head, p, since_onset, hum)
+        return onset_look(self.judge.head, p, since_onset, hum, self.config.decide_by)
 
     async def _act(self, action: BargeAction) -> None:
         handler = {BargeAction.FIRE: self._barge_in, BargeAction.PAUSE: self._pause,
@@ -219,7 +219,8 @@ class TurnTaker:
         await self.bus.publish(ev.Resume(reason="backchannel"))
 
 
-def onset_look(head: Any, p: float, since_onset: float, hum: bool = False) -> Look:
+def onset_look(head: Any, p: float, since_onset: float, hum: bool = False,
+               decide_by: float | None = None) -> Look:
     """What the backchannel head's probability ``p`` says about an onset ``since_onset`` seconds
     old. Sure enough of an acknowledgement to talk on (``ACK``), or not: ``UNSURE`` pauses the
     agent — at once when the sound is clearly not one, else at the last look before the head's
@@ -227,10 +228,11 @@ def onset_look(head: Any, p: float, since_onset: float, hum: bool = False) -> Lo
     away: a confident mistake on a voice the head never heard costs a pause, not the reply.
     ``hum``: the onset sounds like a closed-mouth murmur (``perception.hum``), an acknowledgement
     unless the head is sure it is not one (a quiet "What d-" under the agent's echo can sound
-    like a murmur too)."""
+    like a murmur too). ``decide_by``: an earlier deadline than the head's own."""
     if p >= head.hold_above or hum and p > head.pause_below:
         return Look.ACK
-    if p <= head.pause_below or since_onset + FRAME_S > head.decide_by + 1e-9:
+    deadline = head.decide_by if decide_by is None else min(head.decide_by, decide_by)
+    if p <= head.pause_below or since_onset + FRAME_S > deadline + 1e-9:
         return Look.UNSURE
     return Look.NOT_YET
 

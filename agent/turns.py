@@ -137,7 +137,8 @@ class TurnConfig:
     finished_silence: float = 0.25  # seconds of silence after a finished sentence or question
     unfinished_silence: float = 0.70  # after a fragment
     barge_in: float = 0.18  # sustained user speech (VAD onset to decision) that interrupts
-    barge_in_gap: float = 0.13  # a dip shorter than this (between syllables) does not reset the onset
+    # a dip shorter than this (between syllables, or the agent's echo masking one) keeps the onset
+    barge_in_gap: float = 0.2
     word_min: float = 0.128  # a short word over the agent ("Wait," "No,") is looked at when it ends
     backchannel_max: float = 1.0  # a held backchannel that goes on this long interrupts after all
     backchannel_gap: float = 0.30  # silence that ends a held backchannel

@@ -49,6 +49,7 @@ class EchoReference:
         self.corr_threshold = corr_threshold
         self.settle = settle
         self.converged_below = converged_below  # residual share of the echo alone once learnt
+        self.double_talk_ratio = 4.0  # before it is learnt: 6 dB over the echo's expected energy is a voice
         self.pre = 0.016  # the filter starts this much before the delay found
         self.taps = int(np.ceil((room_tail + self.pre) * SAMPLE_RATE / FRAME))  # filter partitions
         self._W = np.zeros((self.taps, FRAME + 1), np.complex128)  # the echo path, per partition
@@ -61,6 +62,9 @@ class EchoReference:
         self._candidate: float | None = None
         self._agreeing = 0
         self._levels: collections.deque[float] = collections.deque(maxlen=64)  # 2 s of frame energies
+        # the room's noise as heard while nothing plays (the quietest of the last 10 s of such
+        # frames): during a long reply the quietest recent frame is the echo's, not the room's
+        self._quiet: collections.deque[float] = collections.deque(maxlen=312)
         self.erle_residual = 1.0
         self.converged = False
         self._chunks: collections.deque[tuple[float, np.ndarray]] = collections.deque()
@@ -122,6 +126,7 @@ class EchoReference:
         frame_s = FRAME / SAMPLE_RATE
         if not self.playing(t - self.max_delay - self.taps * frame_s, t + frame_s):
             self._levels.append(float(np.dot(d, d)))
+            self._quiet.append(float(np.dot(d, d)))
             self._playing_since = None
             return EchoVerdict(1.0, False, self.delay, self.gain, d, True, self._above_floor(d))
         if self._playing_since is None:
@@ -159,11 +164,19 @@ class EchoReference:
             self.erle_residual = 0.9 * self.erle_residual + 0.1 * residual
             # learnt well enough to tell the user from the echo; it stays learnt until the path moves
             self.converged = self.erle_residual < self.converged_below
-        return EchoVerdict(residual, True, self.delay, self.gain, out, self.converged, self._above_floor(out))
+        certain = self.converged
+        if not certain and self.gain is not None:
+            # not learnt yet, but the path's delay and level are: far more energy than the echo
+            # at that level could bring is someone talking over it (a Geigel-style test)
+            echo_e = self.gain ** 2 * float(np.dot(ref_now := self.reference(t - self.delay, FRAME), ref_now))
+            if d_e > self.double_talk_ratio * max(echo_e, floor):
+                certain, residual = True, max(residual, 1.0 - echo_e / d_e)
+        return EchoVerdict(residual, True, self.delay, self.gain, out, certain, self._above_floor(out))
 
     def _above_floor(self, frame: np.ndarray) -> float:
-        """dB of ``frame``'s energy over the quietest frame of the last 2 s (the room's noise)."""
-        floor = min(self._levels, default=0.0)
+        """dB of ``frame``'s energy over the room's noise: the quietest frame heard while nothing
+        played, else the quietest of the last 2 s."""
+        floor = min(self._quiet, default=0.0) or min(self._levels, default=0.0)
         if floor <= 0.0:
             return 99.0
         return 10.0 * float(np.log10(max(float(np.dot(frame, frame)), 1e-20) / floor))

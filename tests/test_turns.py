@@ -114,8 +114,8 @@ def test_sustained_speech_fires_without_a_word_check() -> None:
 
 
 def test_a_short_burst_never_fires() -> None:
-    b = BargeIn(TurnConfig(barge_in=0.18), can_check=False)
-    assert _frames(b, "..###......###.....") == []
+    b = BargeIn(TurnConfig(barge_in=0.18), can_check=False)  # bursts further apart than barge_in_gap
+    assert _frames(b, "..###.......###.......") == []
     assert b.state is BargeState.QUIET
 
 
