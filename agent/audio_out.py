@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import math
 import os
@@ -180,6 +181,7 @@ class DeviceAudioOutput:
     def _open(self) -> None:
         """A fresh stream with fresh counters; raises ``DeviceUnavailable`` with the fix."""
         sd, device = self._sd, self.device
+        self._stream_id = getattr(self, "_stream_id", 0) + 1
         self._fifo = _Fifo()
         self._delivered = 0  # real samples handed to this stream
         self._marks: collections.deque[tuple[float, int, int]] = collections.deque(maxlen=64)
@@ -192,7 +194,8 @@ class DeviceAudioOutput:
             port_device, sink = _resolve_device(sd, device)
             stream = sd.OutputStream(
                 samplerate=self.sample_rate, blocksize=self._block, channels=1, dtype="float32",
-                device=port_device, latency=self._latency_setting, callback=self._callback)
+                device=port_device, latency=self._latency_setting,
+                callback=functools.partial(self._callback, self._stream_id))
             stream.start()
             if sink is not None:
                 _move_to_sink(sink)  # the stream plays silence until then: nothing reaches the default sink
@@ -208,8 +211,11 @@ class DeviceAudioOutput:
         self.latency = float(stream.latency)
 
     # -- the audio thread
-    def _callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+    def _callback(self, stream_id: int, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
         out = outdata[:, 0]
+        if stream_id != self._stream_id:  # a stream given up on (its device went away): silence
+            out[:] = 0.0
+            return
         with self._lock:
             self._last_callback = time.monotonic()
             self._called_back = True

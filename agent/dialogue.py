@@ -64,7 +64,8 @@ class Dialogue:
     def __init__(self, persona: Persona, llm: LLM, history_turns: int = 24) -> None:
         self.persona = persona
         self.llm = llm
-        self.history: deque[Turn] = deque(maxlen=max(1, history_turns))
+        self.history: deque[Turn] = deque()
+        self.history_turns = max(1, history_turns)
         self._note = ""  # the note of the turn being answered
 
     @property
@@ -125,3 +126,9 @@ class Dialogue:
         was heard."""
         self.history.append(Turn(user_text, self._note if user_text else "", heard_reply.strip()))
         self._note = ""
+        if len(self.history) > self.history_turns:
+            # the older half goes at once: the prompt's cached prefix (llama.cpp, Ollama, vLLM)
+            # then changes once every history_turns / 2 turns; dropping one turn at a time
+            # changed it at every turn, and every turn re-read the whole history
+            for _ in range(len(self.history) - self.history_turns // 2):
+                self.history.popleft()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import threading
 import time
@@ -253,12 +254,14 @@ class MicrophoneSource:
         self.retry_s, self.stall_s = retry_s, stall_s
         self._last_callback = 0.0
         self._called_back = False
+        self._stream_id = 0  # which stream's callbacks count (one given up on may still call)
         self._lost_at: float | None = None  # monotonic time the device went away (or was last tried)
 
     def _open(self) -> None:
         self._loop = asyncio.get_running_loop()
         sd = self._sd
         rate = SAMPLE_RATE
+        self._stream_id += 1
         self._resampler = None
         try:
             sd.check_input_settings(device=self.device, channels=1, samplerate=SAMPLE_RATE, dtype="float32")
@@ -270,7 +273,8 @@ class MicrophoneSource:
         blocksize = int(round(FRAME * rate / SAMPLE_RATE))
         try:
             stream = sd.InputStream(device=self.device, channels=1, samplerate=rate,
-                                    dtype="float32", blocksize=blocksize, callback=self._callback)
+                                    dtype="float32", blocksize=blocksize,
+                                    callback=functools.partial(self._callback, self._stream_id))
             if not self.origin:
                 self.origin = time.monotonic()
             self._last_callback = time.monotonic()
@@ -281,7 +285,9 @@ class MicrophoneSource:
                                     "check it is not in use, or pick another with --audio-device") from None
         self._stream = stream
 
-    def _callback(self, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+    def _callback(self, stream_id: int, indata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
+        if stream_id != self._stream_id:  # a stream given up on (its device went away)
+            return
         self._last_callback = time.monotonic()
         self._called_back = True
         data = np.array(indata[:, 0], dtype=np.float32)

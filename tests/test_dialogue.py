@@ -40,9 +40,28 @@ async def test_history_keeps_only_heard_text_and_is_bounded(no_leaked_tasks):
     d.commit("three", "third")
     await d.reply("four", emo, None)
     msgs = llm.calls[-1]
-    assert [m.content for m in msgs[1:] if m.role != "system"] == ["two", "second", "three", "third", "four"]
+    # over the bound (2 turns) the older half went at once: "one" and "two" together
+    assert [m.content for m in msgs[1:] if m.role != "system"] == ["three", "third", "four"]
     assert "notice" not in msgs[-1].content  # no cues without evidence
     assert msgs[0].content == d.system()  # the fixed part is the same every turn
+
+
+def test_a_long_conversation_keeps_its_cached_prefix_but_every_few_turns():
+    """Bounded history without re-reading it every turn: the prompt of one turn is a prefix of
+    the next's except when the older half is dropped, once every history_turns / 2 turns."""
+    from agent.dialogue import Dialogue
+
+    d = Dialogue(get_persona("tutor"), FakeLLM(), history_turns=8)
+    emo = Emotion.neutral()
+    changed, previous = 0, None
+    for i in range(40):
+        prompt = d.messages(f"question {i}", emo, None)
+        if previous is not None and prompt[:len(previous)] != previous:
+            changed += 1
+        previous = prompt[:-2]  # what the next turn can reuse: all but this turn's words and note
+        d.commit(f"question {i}", f"answer {i}")
+        assert len(d.history) <= 8
+    assert changed == 7  # turns 9, 14, 19, ... 39 (a window dropping one turn at a time: 31)
 
 
 def test_emotion_in_words():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from agent.dialogue import Dialogue
 from agent.llm.chat import ollama_backend, openai_backend
 from agent.testing import FakeTTS, run_virtual
 from persona.config import LLMSettings
-from plugins.api import Capabilities, Plugin
+from plugins.api import BlockingPlugin, Capabilities, Plugin
 from plugins.host import Timeouts
 
 REPLY = "Hello there! Fractions are fun."  # what FakeLLMServer says when it works
@@ -254,3 +255,38 @@ def test_a_config_edited_to_something_invalid_is_one_line_before_anything_loads(
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("agent: plugin websocket: bad port='http'"), err
     assert time.monotonic() - started < 5  # refused before a model is loaded
+
+
+# ---------------------------------------------------------------------- shutdown
+
+
+class Driver(BlockingPlugin):
+    """A synchronous robot driver: its calls run in the plugin's own thread."""
+
+    name = "driver"
+    capabilities = Capabilities(events=frozenset({"AgentEmotion"}))
+
+    def handle_event(self, event):
+        time.sleep(0.01)  # a serial write
+
+
+def test_a_session_leaves_no_thread_and_no_open_file_behind(tmp_path):
+    """Every worker the session and its pipeline started (the plugin's thread, the loop
+    watchdog, the live video's renders, the encoder's threads) is gone once it is closed."""
+    import os
+
+    def counts():
+        return threading.active_count(), len(os.listdir("/proc/self/task")), len(os.listdir("/proc/self/fd"))
+
+    async def main():
+        run = await start(tmp_path, reply=["Fine, thanks."], plugins=[Driver()])
+        assert await run.turn("How are you?") == "Fine, thanks."
+        during = counts()
+        await run.stop()
+        await run.parts.aclose()
+        return during
+
+    before = counts()
+    during = run_virtual(main)
+    assert during[0] > before[0]  # it did start threads (else this test proves nothing)
+    assert counts() == before, (before, during, [t.name for t in threading.enumerate()])

@@ -31,6 +31,7 @@ WINDOW_MINUTES = 5.0
 SAMPLE_S = 5.0  # process figures are read this often
 MAX_GROWTH_MB = 20.0  # issue 18's bars for a pass
 MAX_DRIFT = 1.2
+STAGES = ("emotion", "llm_first_sentence", "first_audio")  # the turn latency's parts
 
 
 def rss_mb() -> float:
@@ -68,6 +69,7 @@ class Soak:
     minutes: float
     samples: list[Sample] = field(default_factory=list)
     latency: list[tuple[float, float]] = field(default_factory=list)  # (t, seconds)
+    stages: list[tuple[float, dict[str, float]]] = field(default_factory=list)  # (t, stage → seconds)
     deepest: tuple[int, str] = (0, "")
     turns: int = 0
     frames: int = 0
@@ -110,8 +112,13 @@ async def _soak(minutes: float, persona_name: str, config: str | None, folder: P
         def observe(e: ev.Event) -> None:
             if isinstance(e, ev.TurnLatency):  # a turn may end without audio (an empty reply)
                 if e.first_audio is not None:
-                    out.latency.append((time.monotonic() - start,
-                                        (e.emotion or 0) + (e.llm_first_sentence or 0) + e.first_audio))
+                    t = time.monotonic() - start
+                    out.latency.append((t, (e.emotion or 0) + (e.llm_first_sentence or 0) + e.first_audio))
+                    stages = {k: v for k in STAGES if (v := getattr(e, k)) is not None}
+                    evaluated = getattr(pipeline.dialogue.llm if pipeline.dialogue else None, "evaluated", None)
+                    if evaluated:  # prompt tokens llama.cpp read for this reply (not from its cache)
+                        stages["prompt tokens evaluated"] = float(evaluated[-1])
+                    out.stages.append((t, stages))
                 done.set()
             depths = bus.depths()
             if depths and (deepest := max(depths.items(), key=lambda kv: kv[1]))[1] > out.deepest[0]:
@@ -188,6 +195,7 @@ def report(r: Soak, started: str = "") -> Suite:
         Figure("latency median, first window", statistics.median(first) if first else float("nan"), "s"),
         Figure("latency median, last window", statistics.median(last) if last else float("nan"), "s"),
         Figure("latency drift, last / first window (median)", drift, "x"),
+        *_stage_figures(r, window, end),
         Figure("deepest bus queue seen", r.deepest[0]),
         Figure("face frames", r.frames), Figure("late face frames", r.late),
         Figure("recording plays, seconds", r.recorded_s, "s"),
@@ -215,6 +223,20 @@ def report(r: Soak, started: str = "") -> Suite:
                            "no more open files or threads at the end than after the first window, every "
                            "file and Python thread closed with the pipeline, no environment change")
     return suite
+
+
+def _stage_figures(r: Soak, window: float, end: float) -> list[Figure]:
+    """Each part of the turn latency (and the LLM's prompt work), first window vs last: where a
+    drift comes from."""
+    out = []
+    for name in (*STAGES, "prompt tokens evaluated"):
+        first = [st[name] for t, st in r.stages if t <= window and name in st]
+        last = [st[name] for t, st in r.stages if t >= end - window and name in st]
+        if first and last:
+            unit = "" if name == "prompt tokens evaluated" else "s"
+            out.append(Figure(f"  {name}, first window median", statistics.median(first), unit))
+            out.append(Figure(f"  {name}, last window median", statistics.median(last), unit))
+    return out
 
 
 def _slope_per_hour(samples: list[Sample]) -> float:

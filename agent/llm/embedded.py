@@ -161,7 +161,8 @@ class EmbeddedLLM:
             return
         self._closed = True
         await asyncio.get_running_loop().run_in_executor(self._executor, self._llama.close)
-        self._executor.shutdown(wait=False)
+        # the worker has nothing left to do: it ends at once, and is gone when aclose returns
+        await asyncio.to_thread(self._executor.shutdown, True)
 
     # -- worker thread -------------------------------------------------------------------------
 
