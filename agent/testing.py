@@ -28,8 +28,16 @@ from agent.core.speech import PhonemeTiming, SpeechChunk, WordTiming
 from agent.core.stages import Message, Prosody
 from agent.core.virtual_time import VirtualClockLoop, run_virtual
 
-__all__ = ["FakeASR", "FakeEngine", "FakeLLM", "FakeRenderer", "FakeSink", "FakeTTS", "FakeVAD",
+__all__ = ["VirtualTimePolicy", "FakeASR", "FakeEngine", "FakeLLM", "FakeRenderer", "FakeSink", "FakeTTS", "FakeVAD",
            "StepProbe", "VirtualClockLoop", "fake_pipeline", "fake_understanding", "run_virtual"]
+
+
+class VirtualTimePolicy(asyncio.DefaultEventLoopPolicy):
+    """New event loops run on virtual time (pytest-asyncio: return one from an
+    ``event_loop_policy`` fixture)."""
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        return VirtualClockLoop()
 
 
 class FakeLLM:

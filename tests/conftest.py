@@ -1,12 +1,15 @@
 import asyncio
 import inspect
 import os
+import tempfile
 
 import pytest
 from speech_fixtures import speech  # noqa: F401  (a fixture every speech test shares)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# memories written by tests stay out of the user's own data folder
+os.environ.setdefault("AGENT_MEMORY_DIR", tempfile.mkdtemp(prefix="agent-test-memory-"))
 
 
 def pytest_collection_modifyitems(items):

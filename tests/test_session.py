@@ -11,10 +11,16 @@ from agent.core import events as ev
 from agent.core.bus import EventBus
 from agent.recorder import Recording
 from agent.session import Session
-from agent.testing import fake_pipeline
+from agent.testing import VirtualTimePolicy, fake_pipeline
 from agent.turn_state import TurnState
 from persona.config import Voice
 
+
+@pytest.fixture
+def event_loop_policy():
+    """Virtual time (agent.testing): the sleeps below jump; what runs in threads still takes
+    its real time, so the session's timing is as live."""
+    return VirtualTimePolicy()
 
 @pytest.fixture(scope="module")
 def espeak():

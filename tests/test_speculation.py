@@ -3,11 +3,19 @@ words, thrown away when the user goes on — through the real session and respon
 
 import asyncio
 
+import pytest
+
 from agent.core import events as ev
 from agent.core.bus import EventBus
 from agent.session import Session
-from agent.testing import FakeLLM, fake_pipeline
+from agent.testing import FakeLLM, VirtualTimePolicy, fake_pipeline
 
+
+@pytest.fixture
+def event_loop_policy():
+    """Virtual time (agent.testing): the sleeps below jump; what runs in threads still takes
+    its real time, so the session's timing is as live."""
+    return VirtualTimePolicy()
 
 async def _session(llm_delay: float = 0.0):
     pipeline = fake_pipeline(reply=["Of course. Let's start with halves."])

@@ -1,13 +1,15 @@
 """The typed events of a session: one small frozen dataclass per thing that happens.
 
-Every event carries a monotonic timestamp ``t`` (``time.monotonic()`` unless the producer
-passes its own clock) and a process-wide increasing ``id``. ``lane`` says whether it travels in
+Every event carries a monotonic timestamp ``t`` (the running event loop's clock — which is
+``time.monotonic()``, or virtual time in tests — unless the producer passes its own) and a
+process-wide increasing ``id``. ``lane`` says whether it travels in
 the control lane (overtakes data, never dropped) or the data lane. ``pii`` names the fields that
 hold personal data (transcripts, faces, affect); observers keep them out of log text.
 """
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import itertools
 import time
@@ -19,6 +21,15 @@ import numpy as np
 _ids = itertools.count(1)
 
 
+def _now() -> float:
+    """The running loop's clock (``time.monotonic`` in production, virtual time in tests), else
+    ``time.monotonic``: events and the session clock agree either way."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
 class Lane(enum.Enum):
     DATA = "data"
     CONTROL = "control"
@@ -28,7 +39,7 @@ class Lane(enum.Enum):
 class Event:
     lane: ClassVar[Lane] = Lane.DATA
     pii: ClassVar[tuple[str, ...]] = ()
-    t: float = field(default_factory=time.monotonic)
+    t: float = field(default_factory=_now)
     id: int = field(default_factory=lambda: next(_ids))
 
     @property
