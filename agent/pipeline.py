@@ -238,6 +238,12 @@ class Models:
         return self._get(("asr", name, language), lambda: WhisperAsr(
             name, allow_download=allow_download, progress=progress, language=language.split("-")[0]))
 
+    def turn_end(self) -> Any:
+        """Smart Turn v3: does an utterance sound finished (perception.turn_end)."""
+        from perception.turn_end import TurnEndModel
+
+        return self._get(("turn end",), TurnEndModel)
+
     def _get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
         if key not in self._cache:
             self._cache[key] = make()
@@ -379,7 +385,7 @@ def _hearing(opts: PipelineOptions, bus: EventBus, notices: list[str], models: M
             return None
     progress("loading speech recognition and voice activity models")
     asr = models.asr(opts.asr_model, opts.allow_download, language, progress)
-    return Hearing(bus, source, asr, SileroVad(), VoiceAffect(), EchoReference())
+    return Hearing(bus, source, asr, SileroVad(), VoiceAffect(), EchoReference(), turn_end=models.turn_end())
 
 
 def _seeing(opts: PipelineOptions, bus: EventBus, notices: list[str]) -> Seeing | None:

@@ -135,7 +135,8 @@ class TurnTaker:
             # the agent went on talking: a backchannel ("uh-huh"), or what the echo gate let by
             heard.ignored = "backchannel" if is_backchannel(heard.text) else "agent speaking"
         text = "" if heard.ignored else heard.text
-        decision = self.turns.transcript(text, max(now, self._now), cut_in=during and barged)
+        decision = self.turns.transcript(text, max(now, self._now), cut_in=during and barged,
+                                         sounds_finished=heard.finished)
         if decision is None and self.turns.likely is not None:
             await self.bus.publish(ev.TurnEndLikely(text=self.turns.likely))
         await self._decide(decision)

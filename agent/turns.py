@@ -129,12 +129,35 @@ def sentence_finished(text: str) -> bool:
     return text.endswith((".", "!"))
 
 
+def trails_off(text: str) -> bool:
+    """The words themselves promise more: a comma, a dash, an ellipsis, a connective at the end."""
+    text = text.strip()
+    words = words_of(text)
+    return text.endswith(("...", "…", ",", "-", ";", ":")) or bool(words) and words[-1] in _FILLER_END
+
+
+def turn_finished(text: str, sounds: float | None, config: TurnConfig) -> bool:
+    """Has the user finished, by the words and by how they sounded? Words that trail off ("and",
+    "so I was thinking that,") never end the turn; otherwise the sound decides when it is sure
+    (a question Whisper wrote without its "?" is finished, a fragment it closed with a full stop
+    is not), and the punctuation when it is not."""
+    if trails_off(text):
+        return False
+    if sounds is not None and sounds >= config.sounds_finished:
+        return True
+    if sounds is not None and sounds <= config.sounds_unfinished:
+        return False
+    return sentence_finished(text)
+
+
 FRAME_GAP = 0.04  # more than a frame (32 ms) between speech frames: the speech broke off
 
 
 @dataclass(frozen=True)
 class TurnConfig:
     finished_silence: float = 0.25  # seconds of silence after a finished sentence or question
+    sounds_finished: float = 0.5  # Smart Turn's probability above which an utterance sounds finished
+    sounds_unfinished: float = 0.1  # ... and below which it sounds unfinished, whatever the punctuation
     unfinished_silence: float = 0.70  # after a fragment
     barge_in: float = 0.18  # sustained user speech (VAD onset to decision) that interrupts
     # a dip shorter than this (between syllables, or the agent's echo masking one) keeps the onset
@@ -184,6 +207,7 @@ class EndOfTurnDetector:
         self._finished = False
         self._cut_in = False
         self._pending = 0  # utterances that ended and whose words are not in yet
+        self._sounds: float | None = None
         S = EotState
         self._table: dict[tuple[EotState, str], Callable[[float, str], TurnDecision | None]] = {
             (S.IDLE, "start"): self._start,
@@ -203,10 +227,14 @@ class EndOfTurnDetector:
     def speech_ended(self, t: float) -> None:
         self._on("end", t)
 
-    def transcript(self, text: str, now: float, *, cut_in: bool = False) -> TurnDecision | None:
+    def transcript(self, text: str, now: float, *, cut_in: bool = False,
+                   sounds_finished: float | None = None) -> TurnDecision | None:
         """The words of the utterance that ended; ``cut_in``: it stopped the agent, and a word or
-        two that did that ("Wait," "Sorry,") is usually followed by what the user wants."""
+        two that did that ("Wait," "Sorry,") is usually followed by what the user wants.
+        ``sounds_finished``: the probability that the utterance sounds like a finished turn
+        (perception.turn_end), or None."""
         self._cut_in = cut_in
+        self._sounds = sounds_finished
         return self._on("words", now, text)
 
     def tick(self, now: float) -> TurnDecision | None:
@@ -237,7 +265,8 @@ class EndOfTurnDetector:
         if text.strip():
             self._texts.append(text.strip())
             last = self._texts[-1]
-            self._finished = sentence_finished(last) and not (self._cut_in and len(words_of(last)) <= 2)
+            finished = turn_finished(last, self._sounds, self.config)
+            self._finished = finished and not (self._cut_in and len(words_of(last)) <= 2)
 
     def _words_while_speaking(self, now: float, text: str) -> None:
         self._add(text)

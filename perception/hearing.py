@@ -84,6 +84,7 @@ class _Reading:
 
     asr: asyncio.Task[Any]
     voice: asyncio.Task[AffectEstimate | None]
+    finished: asyncio.Task[float | None] | None = None  # how finished the turn sounds (Smart Turn)
     onset: float = 0.0  # of an early reading: the utterance's first speech frame, input clock
     until: float = 0.0  # ... and the input time its audio ran to: valid if no speech came after
     stale: bool = False  # the user went on: nobody will use it
@@ -98,6 +99,7 @@ class HeardSegment:
     words: tuple[tuple[str, float, float], ...] = ()
     affect: AffectEstimate | None = None
     asr_s: float = 0.0
+    finished: float | None = None  # the probability it sounds like a finished turn (None: not judged)
     during_agent: bool = False
     ignored: str = ""  # why it did not count as a turn ("backchannel", "burst", ""): the listener's call
 
@@ -128,7 +130,7 @@ class Hearing:
                  voice_affect: Any | None = None, echo: EchoReference | None = None,
                  config: HearingConfig | None = None,
                  on_segment: Callable[[HeardSegment], None] | None = None,
-                 listener: HearingListener | None = None) -> None:
+                 listener: HearingListener | None = None, turn_end: Any | None = None) -> None:
         self.bus = bus
         self.source = source
         self.asr = asr
@@ -138,6 +140,7 @@ class Hearing:
         self.config = config or HearingConfig()
         self.on_segment = on_segment
         self.listener = listener
+        self.turn_end = turn_end  # perception.turn_end.TurnEndModel: does an utterance sound finished
         self.segmenter = Segmenter(self.config.vad)
         self.frames = 0
         self.now = 0.0  # end of the newest frame analysed, input clock
@@ -285,6 +288,9 @@ class Hearing:
 
         reading = _Reading(asr, asr)  # the voice task is set below, once the reading exists
         reading.voice = self._owner.spawn(voice(), f"{name} voice")
+        if self.turn_end is not None:  # beside Whisper: it needs no words
+            reading.finished = self._owner.spawn(asyncio.to_thread(self.turn_end.probability, audio),
+                                                 f"{name} turn end")
         return reading
 
     def _early_for(self, seg: Segment) -> _Reading | None:
@@ -330,6 +336,7 @@ class Hearing:
         heard.words = tuple((w.text, w.start, w.end) for w in result.words)
         await self.bus.publish(ev.Transcript(text=result.text, words=heard.words, language=result.language))
         heard.affect = affect = await reading.voice
+        heard.finished = await reading.finished if reading.finished is not None else None
         if affect is not None and affect.confidence > 0:
             await self.bus.publish(ev.AffectEstimated(
                 source="voice", vad=vad3(affect.vad), confidence=affect.confidence, label=affect.label,
@@ -360,4 +367,6 @@ def build_hearing(bus: EventBus, *, input_audio: Path | None = None, realtime: b
     if progress is not None:
         progress("loading speech recognition and voice activity models")
     asr = WhisperAsr(asr_model, allow_download=allow_download, progress=progress, language=language)
-    return Hearing(bus, source, asr, SileroVad(), VoiceAffect(), EchoReference(), config)
+    from perception.turn_end import TurnEndModel
+
+    return Hearing(bus, source, asr, SileroVad(), VoiceAffect(), EchoReference(), config, turn_end=TurnEndModel())

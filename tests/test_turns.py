@@ -302,3 +302,14 @@ def test_a_turn_waiting_out_its_silence_is_likely_and_then_decided():
     assert eot.transcript("we could do decimals.", 2.1) is None
     d = eot.tick(2.3)
     assert d is not None and d.text == "So I was thinking that we could do decimals." and eot.likely is None
+
+
+def test_how_the_words_sounded_decides_when_it_is_sure():
+    from agent.turns import turn_finished
+
+    cfg = TurnConfig()
+    assert turn_finished("Can you help me with fractions", 0.9, cfg)  # no "?" from Whisper, but asked
+    assert not turn_finished("I was thinking about the exam.", 0.02, cfg)  # a full stop on a fragment
+    assert turn_finished("Why do we need a common denominator?", 0.3, cfg)  # unsure: the "?" decides
+    assert not turn_finished("So I wanted to ask, and", 0.95, cfg)  # words that trail off wait, always
+    assert turn_finished("Thank you.", None, cfg) and not turn_finished("and then", None, cfg)

@@ -99,7 +99,11 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
 
     hearing = parts.hearing
 
+    decisions: list[tuple[float, float]] = []  # (end of the speech it ended, when), input clock
+
     def observe(e: ev.Event) -> None:
+        if isinstance(e, ev.EndOfTurn):
+            decisions.append((e.audio_end_t, e.decided_at))
         if isinstance(e, ev.UserSpeechStarted):
             onsets.append(hearing.source.origin + e.audio_t)
         elif type(e) in (ev.Interrupt, ev.Pause) and onsets and len(onsets) not in quieted:
@@ -130,6 +134,7 @@ async def _session(persona_name: str, config: str | None, backend: str, wav: Pat
     info = {"llm": getattr(parts.dialogue.llm, "name", backend), "render_s": render_s,
             "evaluated": evaluated[1:],  # the warm-up's (the fixed prefix, evaluated once) left out
             "early": (hearing.early_used, hearing.early_wasted), "speculative": report.speculative,
+            "decisions": decisions,
             "late_frames": report.late_frames, "frames": report.frames, "loop_lag_ms": report.loop_lag_ms,
             "stalls": report.stalls}
     live = session.live
@@ -156,7 +161,7 @@ def run(opts: BenchOptions) -> Suite:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         wav = tmp_path / "user.wav"
-        synthesize_user(questions, [GAP_S] * len(questions), wav)
+        ends = synthesize_user(questions, [GAP_S] * len(questions), wav)
         lags: list[float] = []  # how late the event loop woke, every 10 ms of every session
         for backend in backends:
             out = tmp_path / f"{backend}.mp4" if backend == "embedded" else None
@@ -182,6 +187,11 @@ def run(opts: BenchOptions) -> Suite:
             used, wasted = info["early"]
             suite.figures.append(Figure(f"{backend}: utterances read before the VAD closed them", used))
             suite.figures.append(Figure(f"{backend}: early readings thrown away (the user went on)", wasted))
+            # a turn ended well before its question did: the agent cut the user off
+            cut = sum(1 for end, _ in info["decisions"] if min((q - end for q in ends if q >= end - 0.05),
+                                                              default=0.0) > 0.3)
+            suite.figures.append(Figure(f"{backend}: turns ended before the question did (false cut-offs)", cut))
+            suite.figures.append(Figure(f"{backend}: turns the user ended", len(info["decisions"])))
             started, spoken, thrown = info["speculative"]
             suite.figures.append(Figure(f"{backend}: replies prepared before the turn ended, spoken", spoken))
             suite.figures.append(Figure(f"{backend}: replies prepared before the turn ended, thrown away", thrown))
