@@ -24,12 +24,16 @@ from persona.config import get_persona
 WORDS = "can you help me with fractions"
 
 
+USERS: list[str | None] = []
+
+
 async def fake_build(persona, opts, bus, models, progress=None):
     """The pipeline ``build_pipeline`` would make for a peer, with the test kit's models: the
     peer's microphone through real hearing and turn-taking, its output, its video sink."""
     from agent.turn_taking import TurnTaker
     from perception.hearing import Hearing
 
+    USERS.append(opts.user)  # whom the session's memory would keep it for
     p = fake_pipeline(persona, reply=["A fraction is a part of a whole."], tts=FakeTTS(seconds_per_word=0.12))
     p.output = opts.audio_output
     p.hearing = Hearing(bus, opts.audio_source, FakeASR(WORDS), FakeVAD(), None)
@@ -65,10 +69,11 @@ def tone(seconds: float) -> np.ndarray:
 async def test_a_peer_talks_is_answered_and_leaving_ends_its_session(loopback_ice, no_leaked_tasks):
     server, http = await start()
     base = str(http.make_url("/"))
-    peer = ScriptedPeer(base)
+    peer = ScriptedPeer(base, user="Sam")
     try:
         await peer.connect()
         await peer.wait_for(lambda m: m["type"] == "agent", 20)  # the greeting, heard to its end
+        assert USERS[-1] == "Sam"  # the name the page signed in with is whom memory keeps it for
         question = tone(1.0)
         with StepProbe(keep=10) as probe:  # media flowing both ways, a turn heard and answered
             spoke = await peer.say(question)

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override the persona's LLM backend")
     p.add_argument("--llm-workers", type=int, default=4, metavar="N",
                    help="replies generated at once by an LLM server (default 4; the embedded model: 1)")
+    p.add_argument("--user", metavar="NAME",
+                   help="remember every session as this user (default: the name the page signs in "
+                        "with, else an anonymous id per session)")
     p.add_argument("--fps", type=float, default=30.0)
     p.add_argument("--size", type=_size, default=(512, 512), metavar="WxH", help="video size (default 512x512)")
     p.set_defaults(func=run)
@@ -63,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
     cfg = ServeConfig(host=args.host, port=args.port, token=args.token, cert=args.cert, key=args.key,
                       origins=args.allow_origin, ice_servers=[parse_ice_server(s) for s in args.ice_server],
                       capacity=args.max_sessions, fps=args.fps, size=args.size, llm_backend=args.llm,
-                      llm_workers=args.llm_workers)
+                      llm_workers=args.llm_workers, user=args.user)
     asyncio.run(serve(persona, cfg))
     return 0

@@ -70,8 +70,9 @@ class MicTrack(MediaStreamTrack):
 
 
 class ScriptedPeer:
-    def __init__(self, base_url: str, token: str | None = None) -> None:
+    def __init__(self, base_url: str, token: str | None = None, user: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self.user = user  # the name the page would sign in with
         self.token = token
         self.pc = RTCPeerConnection()
         self.mic = MicTrack()
@@ -94,8 +95,9 @@ class ScriptedPeer:
         await pc.setLocalDescription(await pc.createOffer())
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         async with httpx.AsyncClient(timeout=30.0) as http:
+            offer = {"sdp": pc.localDescription.sdp, "type": "offer"}
             res = await http.post(f"{self.base_url}/api/offer", headers=headers,
-                                  json={"sdp": pc.localDescription.sdp, "type": "offer"})
+                                  json=offer | ({"user": self.user} if self.user else {}))
         body = res.json()
         if res.status_code != 200:
             raise RuntimeError(f"the server refused the offer: {res.status_code} {body.get('error')}")

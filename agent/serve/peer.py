@@ -45,6 +45,7 @@ class PeerOptions:
     loopback_media: bool = True  # keep only loopback candidates (a server on loopback)
     llm_backend: str | None = None
     camera: bool = True  # look at the peer's camera when it sends one
+    user: str | None = None  # every session remembered as this user (``agent serve --user``)
     # the pipeline builder (tests bring one of fakes); default: ``agent.pipeline.build_pipeline``
     build: Callable[..., Awaitable[Any]] | None = None
 
@@ -54,6 +55,9 @@ class PeerSession:
                  on_end: Callable[[PeerSession], None] = lambda s: None,
                  on_ready: Callable[[PeerSession], None] = lambda s: None) -> None:
         self.id = session_id
+        # whom the memory keeps this conversation for: the server's --user, else (set by the
+        # server from the offer) the name the page signed in with, else nobody known by name
+        self.user = options.user or f"anon-{session_id}"
         self.persona = persona
         self.models = models
         self.options = options
@@ -152,7 +156,8 @@ class PeerSession:
             opts = PipelineOptions(
                 audio_source=self.mic, audio_output=self.output, video_source=self.camera,
                 video_sinks=[self.face], fps=self.options.fps, size=self.options.size,
-                llm_backend=self.options.llm_backend, plugins=[], virtual_camera=False, window=False)
+                llm_backend=self.options.llm_backend, plugins=[], virtual_camera=False, window=False,
+                user=self.user)
             build = self.options.build or build_pipeline
             pipeline = await build(self.persona, opts, self.bus, self.models,
                                    progress=lambda text: log.debug("session %s: %s", self.id, text))

@@ -40,6 +40,7 @@ class ServeConfig:
     size: tuple[int, int] = (512, 512)
     llm_backend: str | None = None
     llm_workers: int = 4
+    user: str | None = None  # whom every session remembers under (a kiosk); default: each its own
 
 
 def check_listen(cfg: ServeConfig, policy: AccessPolicy) -> ssl.SSLContext | None:
@@ -126,7 +127,7 @@ async def serve(persona: Any, cfg: ServeConfig, *, say: Callable[[str], None] | 
         signals()
         await preload(persona, models, cfg, say)
         options = PeerOptions(fps=cfg.fps, size=cfg.size, ice_servers=cfg.ice_servers, loopback_media=local,
-                              llm_backend=cfg.llm_backend)
+                              llm_backend=cfg.llm_backend, user=cfg.user)
         server = Server(persona, models, policy, options, capacity=cfg.capacity, https=tls is not None,
                         on_change=signals)
         runner = web.AppRunner(server.app, access_log=None, handle_signals=False)

@@ -3,7 +3,8 @@
 Routes:
     GET  /                      the page (static files shipped in the package)
     GET  /api/config            ICE servers for the page
-    POST /api/offer             {"sdp", "type"} -> {"sdp", "type", "id"}: one new session
+    POST /api/offer             {"sdp", "type"[, "user"]} -> {"sdp", "type", "id"}: one new session
+                                (``user``: the name the page signed in with, for memory)
     GET  /api/sessions          {"sessions": [{"id", "persona", "started", "turns", "frames_sent",
                                  "audio_seconds_sent", ...}]}
     GET  /api/sessions/{id}     the same plus "transcript": [{"role", "text"}] and "client"
@@ -133,6 +134,9 @@ class Server:
         session_id = secrets.token_hex(6)
         peer = PeerSession(session_id, self.persona, self.models, self.options, on_end=self._ended,
                            on_ready=lambda p: self.on_change())
+        name = body.get("user")
+        if self.options.user is None and isinstance(name, str) and _user_name(name):
+            peer.user = _user_name(name)
         self.sessions[session_id] = peer
         try:
             answer = await peer.answer(body["sdp"])
@@ -188,3 +192,8 @@ def _token(request: web.Request) -> str | None:
 
 def _error(text: str, status: int) -> web.Response:
     return web.json_response({"error": text}, status=status)
+
+
+def _user_name(name: str) -> str:
+    """A signed-in name as memory keys it: printable, at most 64 characters ('' if none is left)."""
+    return "".join(c for c in name.strip() if c.isprintable())[:64]
