@@ -37,6 +37,7 @@ class Recording:
         self.frames: list[FaceState] = []
         self._audio: list[tuple[float, np.ndarray]] = []  # (session start time, samples)
         self._cut_at: float | None = None
+        self._forgotten_end = 0.0  # the end of the audio forget_before let go of
         self._longest = 0.0  # seconds: the longest chunk, so a search can stop early
         self._lock = threading.Lock()  # the live recording reads the audio from the video worker
 
@@ -99,7 +100,24 @@ class Recording:
     def duration(self) -> float:
         face_end = len(self.frames) / self.fps
         audio_end = max((s + len(a) / self.sample_rate for s, a in self._audio), default=0.0)
-        return max(face_end, audio_end)
+        return max(face_end, audio_end, self._forgotten_end)
+
+    @property
+    def held_s(self) -> float:
+        """Seconds of the agent's audio held in memory."""
+        with self._lock:
+            return sum(len(a) for _, a in self._audio) / self.sample_rate
+
+    def forget_before(self, t: float) -> None:
+        """Audio that ended before ``t`` is in the file already (a live recording): let it go,
+        so a session left running holds only its last moments of speech in memory."""
+        rate = self.sample_rate
+        with self._lock:
+            if not self._audio or self._audio[0][0] + len(self._audio[0][1]) / rate > t:
+                return
+            gone = [(s, a) for s, a in self._audio if s + len(a) / rate <= t]
+            self._audio = [(s, a) for s, a in self._audio if s + len(a) / rate > t]
+            self._forgotten_end = max(self._forgotten_end, max(s + len(a) / rate for s, a in gone))
 
     def write(self, renderer: Any, animator: Any | None = None) -> Path:
         """Render the face timeline and write video + audio; returns the path."""
@@ -165,6 +183,7 @@ class RecordingSink:
             self._file.write_audio(self.recording.audio_between(self._audio_t, t),
                                    self.recording.sample_rate, self._audio_t)
             self._audio_t = t
+            self.recording.forget_before(t)
 
     def close(self) -> None:
         if self._failed:

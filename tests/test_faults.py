@@ -77,6 +77,25 @@ class BrokenOnceTTS(FakeTTS):
         yield from super().synthesize(text, prosody, cancel)
 
 
+def test_a_live_recording_holds_only_its_last_moments_in_memory(tmp_path):
+    """Left running, the recording writes the agent's speech as it goes and lets it go: what it
+    holds stays a few seconds however long the session, and the file has all of it."""
+
+    async def main():
+        run = await start(tmp_path, reply=["One two three four five six seven eight."])
+        held = []
+        for i in range(8):
+            await run.turn(f"Count ({i}).")
+            held.append(run.parts.recording.held_s)
+        await run.stop()
+        return held
+
+    held = run_virtual(main)
+    assert max(held) < 4.0  # a reply is 2 s; 8 replies are 16 s
+    frames, audio_s = playable(tmp_path / "session.mp4")
+    assert audio_s >= 16.0 and frames >= 16 * 30
+
+
 def test_tts_raises_the_turn_is_said_once_and_the_next_one_is_spoken(tmp_path, caplog):
     async def main():
         run = await start(tmp_path, reply=["One two three."], tts=BrokenOnceTTS())

@@ -76,6 +76,7 @@ class Soak:
     late: int = 0
     recorded_s: float = 0.0
     stalls: int = 0
+    audio_held_s: float = 0.0  # the agent's speech the live recording still holds in memory
     lag_p99_ms: float = 0.0
     env_changed: list[str] = field(default_factory=list)
     before: Sample | None = None  # before the pipeline was built
@@ -141,6 +142,7 @@ async def _soak(minutes: float, persona_name: str, config: str | None, folder: P
                 out.sample(time.monotonic() - start)
                 next_sample = max(next_sample, start) + SAMPLE_S
         out.sample(time.monotonic() - start)
+        out.audio_held_s = pipeline.recording.held_s if pipeline.recording is not None else 0.0
         out.env_changed = sorted(k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k))
         await bus.publish(ev.Stop(reason="soak done"))
         report = await runner
@@ -199,6 +201,7 @@ def report(r: Soak, started: str = "") -> Suite:
         Figure("deepest bus queue seen", r.deepest[0]),
         Figure("face frames", r.frames), Figure("late face frames", r.late),
         Figure("recording plays, seconds", r.recorded_s, "s"),
+        Figure("speech the recording holds in memory at the end", r.audio_held_s, "s"),
         Figure("loop lag p99", r.lag_p99_ms, "ms"), Figure("loop stalls named (> 250 ms)", r.stalls),
         Figure("open files, end of first window → end", final.files - start.files),
         Figure("threads (OS), end of first window → end", final.threads - start.threads),
