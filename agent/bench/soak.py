@@ -58,10 +58,11 @@ class Sample:
     files: int
     threads: int  # OS threads
     py_threads: int = 0  # threads Python started (ours, the libraries' Python workers)
+    load: float = 0.0  # the machine's 1-minute load average: others' work slows turns too
 
     @classmethod
     def now(cls, t: float) -> Sample:
-        return cls(t, rss_mb(), open_files(), os_threads(), threading.active_count())
+        return cls(t, rss_mb(), open_files(), os_threads(), threading.active_count(), os.getloadavg()[0])
 
 
 @dataclass
@@ -197,6 +198,8 @@ def report(r: Soak, started: str = "") -> Suite:
         Figure("latency median, first window", statistics.median(first) if first else float("nan"), "s"),
         Figure("latency median, last window", statistics.median(last) if last else float("nan"), "s"),
         Figure("latency drift, last / first window (median)", drift, "x"),
+        Figure("machine load (1 min), first window median", _load(r, 0, window), f"on {os.cpu_count()} cores"),
+        Figure("machine load (1 min), last window median", _load(r, end - window, end), f"on {os.cpu_count()} cores"),
         *_stage_figures(r, window, end),
         Figure("deepest bus queue seen", r.deepest[0]),
         Figure("face frames", r.frames), Figure("late face frames", r.late),
@@ -240,6 +243,11 @@ def _stage_figures(r: Soak, window: float, end: float) -> list[Figure]:
             out.append(Figure(f"  {name}, first window median", statistics.median(first), unit))
             out.append(Figure(f"  {name}, last window median", statistics.median(last), unit))
     return out
+
+
+def _load(r: Soak, t0: float, t1: float) -> float:
+    loads = [s.load for s in r.samples if t0 <= s.t <= t1]
+    return statistics.median(loads) if loads else float("nan")
 
 
 def _slope_per_hour(samples: list[Sample]) -> float:
