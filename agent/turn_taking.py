@@ -84,6 +84,7 @@ class TurnTaker:
         self._check_s = 0.0
         self._held_at = 0.0  # input time the current onset was held as a backchannel
         self._onset_wall: float | None = None
+        self._heard_from = 0.0  # input time of the first sign of the current onset's voice
 
     # ------------------------------------------------------------------ set by the session
     @property
@@ -107,6 +108,7 @@ class TurnTaker:
             if self.barge.state is BargeState.QUIET:
                 self._check_s = 0.0  # the compute of this onset's looks only
                 self._onset_wall = self._wall()
+                self._heard_from = f.t - max(f.lead, f.heard_before)
             action = self.barge.frame(f.t, f.end, f.user, f.lead)
             if action is BargeAction.CHECK:
                 action = await self._check_onset()
@@ -169,7 +171,9 @@ class TurnTaker:
             look = held_look(await self.hearing.glance(audio))
         else:
             p, hum = await asyncio.to_thread(self._sound, audio)
-            look = self._verdict(p, self._now - self.barge.onset, hum)
+            # the deadline runs from the first sign of the voice, which may be a frame or two
+            # before the onset the echo gate let through: the agent must be quiet 300 ms after it
+            look = self._verdict(p, self._now - min(self.barge.onset, self._heard_from), hum)
             if look is Look.ACK and not hum:
                 # the sound says acknowledgement; if the words say "stop", "wait", "what?" — more
                 # reliable than Whisper's guesses at acknowledgements — the agent pauses instead

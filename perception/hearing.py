@@ -59,6 +59,9 @@ class HearingConfig:
     # that stood this far above the noise (the "s" of "stop", the "h" of "hold") is its start
     lead_db: float = 10.0
     lead_frames: int = 3
+    # a frame the echo explains nothing of (residual >= 0.9), that the VAD calls speech, this far
+    # over the noise, is the voice already (an "s", an "h"): the onset's looks are timed from it
+    plain_db: float = 6.0
     # Whisper starts on an utterance this many frames into the silence after it (64 ms), before
     # the VAD has waited out its ``min_silence`` (256 ms) to close it: if no speech follows, the
     # words are ready when the utterance closes. A short pause between words costs one early
@@ -69,12 +72,15 @@ class HearingConfig:
 @dataclass(frozen=True, slots=True)
 class HeardFrame:
     """One input frame [t, end) as heard: ``user`` is speech that is not the agent's echo;
-    ``lead``: a quiet consonant the VAD let pass already began that long before the frame."""
+    ``lead``: a quiet consonant the VAD let pass already began that long before the frame;
+    ``heard_before``: a voice the echo explained nothing of was heard that long before it (the
+    median over frames that keeps one odd frame from counting held it back)."""
 
     t: float
     end: float
     user: bool
     lead: float = 0.0
+    heard_before: float = 0.0
 
 
 @dataclass
@@ -150,6 +156,7 @@ class Hearing:
         self._playback_residuals: collections.deque[float] = collections.deque(maxlen=62)  # 2 s of playback
         self._pending_residuals: collections.deque[float] = collections.deque()  # the last 0.3 s of it
         self._before: collections.deque[bool] = collections.deque(maxlen=self.config.lead_frames)  # voiced-loud frames
+        self._plain: collections.deque[bool] = collections.deque(maxlen=self.config.lead_frames)  # ... unexplained too
         self._early: _Reading | None = None
         self.early_used = 0  # utterances whose words were ready from an early pass
         self.early_wasted = 0  # early passes thrown away (the user went on)
@@ -221,8 +228,12 @@ class Hearing:
             # from the earliest loud frame just before (a stop's closure may sit between it and the vowel)
             loud = [i for i, is_loud in enumerate(self._before) if is_loud]
             lead = FRAME_S * (len(self._before) - loud[0]) if loud else 0.0
-            await self.listener.frame(HeardFrame(frame.t, frame.end, user, lead))
+            plain = [i for i, is_plain in enumerate(self._plain) if is_plain]
+            heard_before = FRAME_S * (len(self._plain) - plain[0]) if plain else 0.0
+            await self.listener.frame(HeardFrame(frame.t, frame.end, user, lead, heard_before))
         self._before.append(not (echo_only or unsure) and verdict.above_floor_db >= self.config.lead_db)
+        self._plain.append(not unsure and prob >= self.config.vad.threshold and verdict.residual >= 0.9
+                           and verdict.above_floor_db >= self.config.plain_db)
 
     def _echo_bar(self, residual: float) -> float:
         """The residual share below which a frame of playback is echo only (see HearingConfig).
