@@ -170,10 +170,11 @@ def _recorded(path: Path | None) -> float:
 
 def run(opts: BenchOptions) -> Suite:
     minutes = QUICK_MINUTES if opts.quick else float(opts.extra.get("soak_minutes") or DEFAULT_MINUTES)
+    started = time.strftime("%Y-%m-%d %H:%M %Z")
     with tempfile.TemporaryDirectory(prefix="agent-soak-") as folder:
         r = asyncio.run(_soak(minutes, opts.extra.get("persona") or "tutor", opts.extra.get("config"),
                               Path(folder)))
-    return report(r, started=time.strftime("%Y-%m-%d %H:%M"))
+    return report(r, started=started)
 
 
 def report(r: Soak, started: str = "") -> Suite:
