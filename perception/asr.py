@@ -172,6 +172,16 @@ def _patch_window() -> None:
     fw.pad_or_trim = pad_or_trim
 
 
+def default_device() -> str:
+    """CUDA when CTranslate2 sees a GPU (its PyPI wheels carry CUDA support), else the CPU."""
+    try:
+        import ctranslate2
+
+        return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    except (ImportError, RuntimeError):
+        return "cpu"
+
+
 def window_for(seconds: float) -> int:
     """The encoder window for an utterance: 10 s, or the utterance and 2 s more, at most 30.
 
@@ -186,7 +196,7 @@ class WhisperAsr:
     """faster-whisper on CPU (int8, 1–2 threads) or CUDA (float16) when asked."""
 
     def __init__(self, model: str | Path | None = None, *, allow_download: bool = False,
-                 device: str = "cpu", compute_type: str | None = None, threads: int = 2,
+                 device: str | None = None, compute_type: str | None = None, threads: int = 2,
                  language: str | None = "en", beam_size: int = 1,
                  progress: Callable[[str], None] | None = None) -> None:
         try:
@@ -194,6 +204,7 @@ class WhisperAsr:
         except ImportError:
             raise MissingDependency("faster-whisper", "pip install faster-whisper") from None
         path, self.name = resolve_model(model, allow_download, progress)
+        device = device or default_device()
         compute_type = compute_type or ("int8" if device == "cpu" else "float16")
         self.model = WhisperModel(path, device=device, compute_type=compute_type,
                                   cpu_threads=max(1, min(threads, 2)) if device == "cpu" else 0)

