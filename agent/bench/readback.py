@@ -3,9 +3,9 @@ every built-in avatar and on photo avatars, as a call shows it (the persona's an
 motion and all, 512×512), and read back with the project's own face reader (MediaPipe
 FaceLandmarker blendshapes → action units, and the ``fer`` classifier's label).
 
-An emotion *shows* when most of its EMFACS action units that the reader measures rise above
-the same avatar's neutral render (all of them when there are one or two; fear, with seven,
-needs four), and, for the negative emotions, the face does not smile.
+An emotion *shows* when most of the action units of one of its EMFACS prototypes that the
+reader measures rise above the same avatar's neutral render (all of them when there are one or
+two; fear, with seven, needs four), and, for the negative emotions, the face does not smile.
 ``0.5 reads weaker than 1.0`` compares the summed rise of those AUs.
 """
 
@@ -26,18 +26,28 @@ NEGATIVE = ("sadness", "anger", "fear", "disgust")
 # none on the nose wings, and a search over smooth landmark motions (up to 0.16 eye distances)
 # never raised noseSneer above 0.03. Disgust is read by EMFACS's other prototype, AU10 (upper
 # lip raiser) with 15+16. Surprise's AU5 is "5B": a slight raise.
-EMFACS_READ: dict[str, tuple[str, ...]] = {
-    "joy": ("AU12",),
-    "sadness": ("AU1", "AU4", "AU15"),
-    "surprise": ("AU1", "AU2", "AU5", "AU26"),
-    "fear": ("AU1", "AU2", "AU4", "AU5", "AU7", "AU20", "AU26"),
-    "anger": ("AU4", "AU5", "AU7", "AU23"),
-    "disgust": ("AU10", "AU15", "AU16"),
+# Anger has several closed-mouth prototypes in EMFACS (Ekman, Friesen & Hager 2002, FACS
+# Investigator's Guide, table 10-1: 4+5+7+23, 4+5+7+24, 4+5+7+17+23, 4+5+7+17+24); each is
+# tried. The chin raiser matters to this reader: a lowered brow reads as a lowered upper lid
+# (AU5 falls whenever AU4 rises, on drawn and photo faces alike: the landmark model moves the
+# lid's landmarks down with the brow), so 4+5+7+23 shows only when 4, 7 and 23 all read.
+EMFACS_READ: dict[str, tuple[tuple[str, ...], ...]] = {
+    "joy": (("AU12",),),
+    "sadness": (("AU1", "AU4", "AU15"),),
+    "surprise": (("AU1", "AU2", "AU5", "AU26"),),
+    "fear": (("AU1", "AU2", "AU4", "AU5", "AU7", "AU20", "AU26"),),
+    "anger": (("AU4", "AU5", "AU7", "AU23"), ("AU4", "AU5", "AU7", "AU24"),
+              ("AU4", "AU5", "AU7", "AU17", "AU23"), ("AU4", "AU5", "AU7", "AU17", "AU24")),
+    "disgust": (("AU10", "AU15", "AU16"),),
 }
 RISE = 0.05  # an AU "rises" when it reads at least this much above the neutral render
 MEAN_RISE = 0.10  # and the emotion's AUs together rise at least this much on average
 SMILE = 0.25  # AU12 at or above this is a smile (the face reader's "smiles slightly")
 SETTLE_S = 1.5  # the expression has eased in by then at any arousal
+
+
+def _proto_shows(rise: list[float]) -> bool:
+    return sum(r >= RISE for r in rise) > len(rise) / 2 and float(np.mean(rise)) >= MEAN_RISE
 
 
 @dataclass
@@ -48,15 +58,16 @@ class Reading:
     label: str  # the face reader's label (classifier and AU evidence fused)
 
     def rise(self, neutral: Reading) -> dict[str, float]:
-        return {au: self.aus.get(au, 0.0) - neutral.aus.get(au, 0.0) for au in EMFACS_READ[self.emotion]}
+        """Each AU of the emotion's prototypes: how far it reads above ``neutral``."""
+        aus = dict.fromkeys(au for proto in EMFACS_READ[self.emotion] for au in proto)
+        return {au: self.aus.get(au, 0.0) - neutral.aus.get(au, 0.0) for au in aus}
 
     def shows(self, neutral: Reading) -> bool:
-        """Most of the emotion's AUs rise (all of them for one or two), by ``MEAN_RISE`` on
-        average, and a negative emotion does not smile."""
-        rise = list(self.rise(neutral).values())
-        risen = sum(r >= RISE for r in rise)
+        """Most AUs of one of the emotion's prototypes rise (all of them for one or two), by
+        ``MEAN_RISE`` on average, and a negative emotion does not smile."""
+        rises = self.rise(neutral)
         smiles = self.emotion in NEGATIVE and self.aus.get("AU12", 0.0) >= SMILE
-        return risen > len(rise) / 2 and float(np.mean(rise)) >= MEAN_RISE and not smiles
+        return not smiles and any(_proto_shows([rises[au] for au in proto]) for proto in EMFACS_READ[self.emotion])
 
     def strength(self, neutral: Reading) -> float:
         return float(sum(max(0.0, r) for r in self.rise(neutral).values()))

@@ -39,6 +39,10 @@ TEETH = (0.96, 0.95, 0.89)
 MOUTH = (0.30, 0.07, 0.09)
 TONGUE = (0.86, 0.42, 0.45)
 LASH = (0.10, 0.07, 0.07)
+LID_RAISE = 0.6  # the upper lid's rise at eyeWide = 1, in eye heights
+BROW_Y = 0.095  # head-local height of the brows' anchor above the eye centre
+BROW_DROP = 0.06  # the inner brow's fall at browDown = 1 (head units)
+BROW_GAP = 0.002  # skin left between a lowered brow and the upper lid
 
 
 def _per_thread(name: str) -> property:
@@ -404,11 +408,13 @@ class AvatarRenderer:
             cheek = rig.side("cheekSquint", k)
             p = rig.project(sg * st.eye_gap, 0.0, head_w=st.head_w)
             vis = np.clip((p.z + 0.05) * 8.0, 0.0, 1.0)
-            # the upper lid rises by a fixed amount (the face reader loses a cartoon eye opened
-            # wider than that); the lid tightener raises the lower lid only (AU7 is not AU43)
-            up = st.eye_h * (1 + 0.1 * rig("browInnerUp")) + 0.016 * wide
+            up = self._lid_top(k)
             cheek = np.clip(cheek + 0.5 * rig.side("noseSneer", k), 0, 1)
-            lo = st.eye_h * 0.75 * (1 - squint - 0.55 * cheek)
+            # the lid tightener (AU7) raises the lower lid only (it is not AU43), and raises
+            # all of it, its ends too, into a flatter, tense arc: a lower lid that only rose in
+            # its middle looked (to a face reader too) like a narrower eye, not a tightened one
+            lo = st.eye_h * 0.75 * (1 - 0.3 * squint - 0.55 * cheek)
+            lift = 0.8 * st.eye_h * squint
             yu = up + (-lo - up) * blink
             reg = self._region(p.x, p.y, st.eye_w * 1.5, st.eye_h * 2.6)
             u, v = self._uv(reg)
@@ -417,13 +423,15 @@ class AvatarRenderer:
             q = (1.0 - (lx / st.eye_w) ** 2).clamp_min(0.0)
             qs = q ** 0.8
             # the lid and socket: what shows when the eye closes
-            sock = torch.maximum(ly - st.eye_h * 1.45 * qs, -st.eye_h * 0.9 * qs - ly)
+            yu_t, lo_t = t(yu), t(lo)
+            lower_lid = -lo_t * qs + t(lift) * q ** 0.3
+            sock = torch.maximum(ly - st.eye_h * 1.45 * qs, -t(np.minimum(st.eye_h * 0.9, lo + 0.004)) * qs
+                                 + t(lift) * q ** 0.3 - ly)
             sock = torch.maximum(sock, lx.abs() - st.eye_w * 1.05)
             self._paint(reg, sdf.coverage(sock, self.aa) * t(vis * 0.9), self._colour(st.skin, 0.80))
-            yu_t, lo_t = t(yu), t(lo)
-            top, bottom = yu_t * qs, -lo_t * qs
+            top, bottom = yu_t * qs, lower_lid
             d_open = torch.maximum(torch.maximum(ly - top, bottom - ly), lx.abs() - st.eye_w)
-            opening = t(np.clip((yu + lo) / (1.2 * self.aa), 0.0, 1.0) * vis)
+            opening = t(np.clip((yu + lo - lift) / (1.2 * self.aa), 0.0, 1.0) * vis)
             a_open = sdf.coverage(d_open, self.aa) * opening
             self._paint(reg, a_open, self._colour(WHITE) * (0.9 + 0.1 * ly.clamp(-0.05, 0.05).mul(20)
                                                               .add(1).mul(0.5)).unsqueeze(1))
@@ -447,24 +455,55 @@ class AvatarRenderer:
             lower = torch.maximum((ly - bottom).abs() - 0.0022, lx.abs() - st.eye_w * 0.95)
             self._paint(reg, sdf.coverage(lower, self.aa) * t(vis * 0.35), self._colour(LASH))
 
+    def _lid_top(self, k: int) -> np.ndarray:
+        """Height of eye ``k``'s open upper lid above the eye centre, per frame (head units).
+
+        The upper-lid raiser (AU5) lifts the lid by a share of the eye's own height, enough at
+        full strength to bare the white above the iris: that is what shows a wide-open or
+        glaring eye to a person, and the only thing a face reader reads as AU5 (a lid raised by
+        a fixed amount hardly showed on large eyes)."""
+        st, rig = self.style, self._rig
+        return st.eye_h * (1 + 0.1 * rig("browInnerUp") + LID_RAISE * rig.side("eyeWide", k))
+
+    def _brow_clear(self, k: int, x_in: np.ndarray, x_out: np.ndarray, y_out: np.ndarray,
+                    arch: np.ndarray) -> np.ndarray:
+        """The lowest inner-end height (brow-local, per frame) at which brow ``k`` clears the
+        upper lid along the eye.
+
+        A lowered brow rests on the upper lid; it does not cross the eye: a brow drawn over the
+        eye hides the lid and reads (to a person, and to a face reader as a lid that droops)
+        as sleepy or sad, not as the glare of anger. The brow stays a straight, tilted stroke
+        that touches the lid's arc, and past the eye's inner corner nothing holds its inner end
+        up, so lowered brows still meet in a V."""
+        st = self.style
+        xs = np.linspace(-st.eye_w, 0.9 * st.eye_w, 8, dtype=np.float32)[None, :]
+        s = np.clip((xs - x_in[:, None]) / (x_out - x_in)[:, None], 0.0, 0.9)
+        arc = np.clip(1.0 - (xs / st.eye_w) ** 2, 0.0, None) ** 0.8
+        lid = self._lid_top(k)[:, None] * arc + st.eye_tilt * xs / st.eye_w - BROW_Y
+        floor = lid + st.brow_t * (1.0 - 0.45 * s) + BROW_GAP
+        need = (floor - y_out[:, None] * s - arch[:, None] * 4 * s * (1 - s)) / (1 - s)
+        return need.max(axis=1)
+
     def _brows(self) -> None:
         st, rig, t = self.style, self._rig, self._t
         inner_up = rig("browInnerUp")
         colour = self._colour([0.75 * c for c in st.hair])
         for k, sg in enumerate(SIGNS):
             down, outer = rig.side("browDown", k), rig.side("browOuterUp", k)
-            p = rig.project(sg * st.eye_gap, 0.095, head_w=st.head_w)
+            p = rig.project(sg * st.eye_gap, BROW_Y, head_w=st.head_w)
             reg = self._region(p.x, p.y + 0.02, st.eye_w * 1.6, 0.085)
             u, v = self._uv(reg)
             lx = (u - t(p.x)) / t(p.fx) * sg  # + is outward
             ly = v - t(p.y)
             sneer = rig.side("noseSneer", k)
             down = np.clip(down + 0.35 * sneer, 0, 1)
-            xin = t(-st.eye_w * 1.0 - 0.035 * down)  # the corrugator draws the brows together
-            xout = t(st.eye_w * 1.25 - 0.015 * down)
-            yin = t(-0.010 + 0.065 * inner_up - 0.085 * down * (1 - 0.5 * inner_up) + 0.012 * outer)
-            yout = t(-0.014 + 0.05 * outer - 0.02 * down + 0.006 * inner_up)
-            arch = t(st.brow_arch * (1 - 0.6 * down) + 0.02 * outer)
+            x_in = -st.eye_w * 1.0 - 0.035 * down  # the corrugator draws the brows together
+            x_out = st.eye_w * 1.25 - 0.015 * down
+            y_out = -0.014 + 0.05 * outer - 0.02 * down + 0.006 * inner_up
+            arch_k = st.brow_arch * (1 - 0.6 * down) + 0.02 * outer
+            y_in = -0.010 + 0.065 * inner_up - BROW_DROP * down * (1 - 0.5 * inner_up) + 0.012 * outer
+            y_in = np.maximum(y_in, self._brow_clear(k, x_in, x_out, y_out, arch_k))
+            xin, xout, yin, yout, arch = t(x_in), t(x_out), t(y_in), t(y_out), t(arch_k)
             s = (lx - xin) / (xout - xin)
             sc = s.clamp(0.0, 1.0)
             yc = yin + (yout - yin) * sc + arch * 4 * sc * (1 - sc)
@@ -500,6 +539,7 @@ class AvatarRenderer:
         tongue = rig("tongueOut")
         shift = 0.035 * (rig("mouthLeft") - rig("mouthRight")) + 0.02 * (rig("jawLeft") - rig("jawRight"))
         p = rig.project(shift, -0.255, head_w=st.head_w)
+        press = rig.mean("mouthPress")
         corners_x, corners_y, droop = [], [], []
         for k, sg in enumerate(SIGNS):
             smile, frown = rig.side("mouthSmile", k), rig.side("mouthFrown", k)
@@ -507,13 +547,13 @@ class AvatarRenderer:
             # the depressor (AU15) pulls the corners down and out, the lips bending along their
             # length and most at the ends; the stretcher (AU20) pulls them back, a little down
             corners_x.append(sg * st.mouth_w * (1 + 0.32 * smile + 0.8 * stretch + 0.14 * dimple
-                                                 + 0.55 * frown - 0.45 * pucker - 0.34 * funnel
-                                                 + 0.05 * jaw))
+                                                 + 0.55 * frown - 0.45 * pucker * (1 - 0.75 * press)
+                                                 - 0.34 * funnel + 0.05 * jaw + 0.15 * press))
             corners_y.append(0.075 * smile - 0.05 * stretch + 0.008 * dimple - 0.045 * frown
                              + 0.012 * rig.side("mouthUpperUp", k) - 0.025 * jaw)
             droop.append(-0.025 * frown)
         smile_m, stretch_m = rig.mean("mouthSmile"), rig.mean("mouthStretch")
-        press, lower, upper = rig.mean("mouthPress"), rig.mean("mouthLowerDown"), rig.mean("mouthUpperUp")
+        lower, upper = rig.mean("mouthLowerDown"), rig.mean("mouthUpperUp")
         opening = 0.20 * jaw * (1 - close) + 0.05 * tongue
         # the jaw takes the lower lip down; the upper lip stays (a face reader takes an upper
         # lip that rises with the jaw for the upper-lip raiser)
@@ -521,11 +561,16 @@ class AvatarRenderer:
         gap_l = 0.90 * opening + 0.040 * lower + 0.016 * funnel + 0.016 * smile_m
         gap_u = gap_u * (1 - 0.8 * press)
         gap_l = gap_l * (1 - 0.8 * press)
-        thin = 1 - 0.95 * press - 0.15 * stretch_m - 0.2 * smile_m - 0.3 * close * (1 - jaw)
+        thin = 1 - 0.15 * stretch_m - 0.2 * smile_m - 0.3 * close * (1 - jaw)
         # lips fuller than the styles' numbers: thin closed lips read as pressed at rest, and
-        # then a pressed mouth (anger) has nothing left to show
-        tu = LIPS * st.lip_u * np.clip(thin - 0.75 * roll_u + 0.5 * pucker + 0.3 * funnel + 0.3 * shrug_u, 0.12, 2)
-        tl = LIPS * st.lip_l * np.clip(thin - 0.8 * roll_l + 0.5 * pucker + 0.3 * funnel + 0.35 * shrug_l, 0.12, 2)
+        # then a pressed mouth (anger) has nothing left to show. The presser (AU24) thins the
+        # lower lip most (it is pushed up against the upper) and draws the corners a little
+        # apart; pressed lips hardly pucker (above). Lips pressed to a line read as a chin
+        # raiser to the face reader, not as pressed.
+        tu = LIPS * st.lip_u * np.clip(thin - 0.5 * press - 0.75 * roll_u + 0.5 * pucker + 0.3 * funnel
+                                       + 0.3 * shrug_u, 0.12, 2)
+        tl = LIPS * st.lip_l * np.clip(thin - 0.9 * press - 0.8 * roll_l + 0.5 * pucker + 0.3 * funnel
+                                       + 0.35 * shrug_l, 0.12, 2)
         tl = tl + 0.035 * jaw * close
         base_y = 0.010 * shrug_l + 0.006 * shrug_u - 0.006 * rig("jawForward")
         cl, cr = corners_x

@@ -71,7 +71,7 @@ STYLES: dict[str, Style] = {
                   lips=(0.88, 0.47, 0.52), shirt=(0.95, 0.78, 0.30), background=(0.86, 0.92, 0.88),
                   haircut="bob", accessory="freckles", accent=(0.70, 0.38, 0.25),
                   head_w=0.44, head_h=0.50, chin=0.29, jaw_w=0.82, eye_w=0.092, eye_h=0.058,
-                  eye_gap=0.185, iris_r=0.82, lashes=True, brow_t=0.012, nose=0.8, mouth_w=0.105,
+                  eye_gap=0.185, iris_r=0.82, lashes=True, brow_t=0.012, nose=0.8, mouth_w=0.115,
                   lip_u=0.018, lip_l=0.025, blush=0.30),
     "sol": Style("sol", skin=(0.55, 0.38, 0.27), hair=(0.10, 0.08, 0.07), iris=(0.20, 0.13, 0.08),
                  lips=(0.50, 0.30, 0.27), shirt=(0.22, 0.24, 0.28), background=(0.84, 0.86, 0.90),
