@@ -305,7 +305,7 @@ class AvatarRenderer:
         reg = self._region(np.zeros(rig.n), np.full(rig.n, -0.02), st.head_w + 0.08, 0.62)
         u, v = self._uv(reg)
         d = sdf.ellipse(u, v - 0.06, st.head_w, st.head_h)
-        jy = -0.16 - 0.11 * jaw_open + 0.012 * rig("jawForward")
+        jy = -0.16 - 0.14 * jaw_open + 0.012 * rig("jawForward")
         jaw = sdf.ellipse(u - t(jaw_x), v - t(jy), t(st.head_w * st.jaw_w * (1 + 0.05 * puff)),
                           t(st.chin + 0.04 * jaw_open - 0.01 * rig("jawForward")))
         d = sdf.smin(d, jaw, 0.08)
@@ -361,8 +361,11 @@ class AvatarRenderer:
         jaw_x = t(np.sin(rig.yaw) * 0.11)
         inner = sdf.ellipse(u - jaw_x, v - t(0.0 - 0.05 * jaw), st.head_w * 0.86, t(0.40 + 0.03 * jaw))
         d = torch.maximum(torch.maximum(d_head + 0.004, -inner), v + 0.06)
-        mouth_hole = sdf.ellipse(u - t(p.x), v - t(p.y - 0.01 - 0.05 * jaw), t(st.mouth_w + 0.03),
-                                 t(0.045 + 0.09 * jaw))
+        # the beard clears the mouth however wide it is drawn: corners hidden in the beard
+        # leave a face reader (and a person) only the middle of a stretched mouth, a smile
+        (cl, cr), (yl, yr), _ = self._mouth_corners()
+        mouth_hole = sdf.ellipse(u - t(p.x + (cl + cr) / 2), v - t(p.y - 0.01 - 0.05 * jaw + (yl + yr) / 2),
+                                 t((cr - cl) / 2 + 0.035), t(0.045 + 0.09 * jaw))
         d = torch.maximum(d, -mouth_hole)
         self._paint(reg, sdf.coverage(d, self.aa) * 0.92, self._colour(st.hair, 1.25))
 
@@ -530,6 +533,28 @@ class AvatarRenderer:
             self._paint(reg, sdf.coverage(d, self.aa) * t(np.clip(0.55 * lift, 0, 0.55)),
                         self._colour(st.skin, 0.62))
 
+    def _mouth_corners(self) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Per side (viewer's left, right): the mouth corner's x and y about the mouth centre,
+        and how far the lips bend down toward it (head units, per frame)."""
+        st, rig = self.style, self._rig
+        jaw, press = rig("jawOpen"), rig.mean("mouthPress")
+        pucker, funnel = rig("mouthPucker"), rig("mouthFunnel")
+        corners_x, corners_y, droop = [], [], []
+        for k, sg in enumerate(SIGNS):
+            smile, frown = rig.side("mouthSmile", k), rig.side("mouthFrown", k)
+            stretch, dimple = rig.side("mouthStretch", k), rig.side("mouthDimple", k)
+            # the depressor (AU15) pulls the corners down and out, the lips bending along their
+            # length and most at the ends; the stretcher (AU20) pulls them back, a little down;
+            # a dropped jaw draws them in (a jaw drop is a tall opening, not a wide one: a face
+            # reader took a wide one for lips drawn back, not a jaw that dropped)
+            corners_x.append(sg * st.mouth_w * (1 + 0.32 * smile + 0.8 * stretch + 0.14 * dimple
+                                                 + 0.55 * frown - 0.45 * pucker * (1 - 0.75 * press)
+                                                 - 0.34 * funnel - 0.15 * jaw + 0.15 * press))
+            corners_y.append(0.075 * smile - 0.08 * stretch + 0.008 * dimple - 0.045 * frown
+                             + 0.012 * rig.side("mouthUpperUp", k) - 0.025 * jaw)
+            droop.append(-0.025 * frown)
+        return corners_x, corners_y, droop
+
     def _mouth(self) -> None:  # noqa: C901 - one place that maps every mouth blendshape
         st, rig, t = self.style, self._rig, self._t
         jaw, close = rig("jawOpen"), rig("mouthClose")
@@ -540,18 +565,7 @@ class AvatarRenderer:
         shift = 0.035 * (rig("mouthLeft") - rig("mouthRight")) + 0.02 * (rig("jawLeft") - rig("jawRight"))
         p = rig.project(shift, -0.255, head_w=st.head_w)
         press = rig.mean("mouthPress")
-        corners_x, corners_y, droop = [], [], []
-        for k, sg in enumerate(SIGNS):
-            smile, frown = rig.side("mouthSmile", k), rig.side("mouthFrown", k)
-            stretch, dimple = rig.side("mouthStretch", k), rig.side("mouthDimple", k)
-            # the depressor (AU15) pulls the corners down and out, the lips bending along their
-            # length and most at the ends; the stretcher (AU20) pulls them back, a little down
-            corners_x.append(sg * st.mouth_w * (1 + 0.32 * smile + 0.8 * stretch + 0.14 * dimple
-                                                 + 0.55 * frown - 0.45 * pucker * (1 - 0.75 * press)
-                                                 - 0.34 * funnel + 0.05 * jaw + 0.15 * press))
-            corners_y.append(0.075 * smile - 0.05 * stretch + 0.008 * dimple - 0.045 * frown
-                             + 0.012 * rig.side("mouthUpperUp", k) - 0.025 * jaw)
-            droop.append(-0.025 * frown)
+        corners_x, corners_y, droop = self._mouth_corners()
         smile_m, stretch_m = rig.mean("mouthSmile"), rig.mean("mouthStretch")
         lower, upper = rig.mean("mouthLowerDown"), rig.mean("mouthUpperUp")
         opening = 0.20 * jaw * (1 - close) + 0.05 * tongue
@@ -662,7 +676,10 @@ class AvatarRenderer:
         chin = sdf.soft_disc(lx - t((cl + cr) / 2), ly - (t(-gap_l - tl) - 0.045), 0.045)
         self._paint(reg, chin * t(np.clip(0.35 * shrug_l, 0, 0.35)), self._colour(st.skin, 0.7))
         if st.beard:
-            must = torch.maximum(torch.maximum(ly - (yuo + 0.03), yuo + 0.003 - ly), ds - 0.012)
+            # the moustache thins toward the corners and stops short of them: a face reader
+            # (and a person) finds the corners of a mouth by the lips' ends
+            taper = (1.0 - s2).clamp_min(0.0).sqrt()
+            must = torch.maximum(torch.maximum(ly - (yuo + 0.008 + 0.022 * taper), yuo + 0.003 - ly), ds + 0.006)
             self._paint(reg, sdf.coverage(must, self.aa) * 0.95, self._colour(st.hair, 1.2))
 
     def _freckles(self) -> None:
@@ -695,7 +712,7 @@ class AvatarRenderer:
             window = torch.maximum(window, fv - (0.24 + 0.25 * fu.clamp(-0.3, 0.3)))
         elif cut == "bob":
             window = sdf.ellipse(fu, fv + 0.2, st.head_w * 0.86, 0.55)
-            window = torch.maximum(window, fv - 0.175 - 0.008 * torch.cos(fu * 60))
+            window = torch.maximum(window, fv - 0.215 - 0.008 * torch.cos(fu * 60))
         elif cut == "bun":
             window = sdf.ellipse(fu, fv + 0.13, st.head_w * 0.9, 0.44)
             part = (fu + 0.03).abs() - 0.005
