@@ -538,7 +538,7 @@ class AvatarRenderer:
         and how far the lips bend down toward it (head units, per frame)."""
         st, rig = self.style, self._rig
         jaw, press = rig("jawOpen"), rig.mean("mouthPress")
-        pucker, funnel = rig("mouthPucker"), rig("mouthFunnel")
+        pucker, funnel, shrug = rig("mouthPucker"), rig("mouthFunnel"), rig("mouthShrugLower")
         corners_x, corners_y, droop = [], [], []
         for k, sg in enumerate(SIGNS):
             smile, frown = rig.side("mouthSmile", k), rig.side("mouthFrown", k)
@@ -549,9 +549,10 @@ class AvatarRenderer:
             # reader took a wide one for lips drawn back, not a jaw that dropped)
             corners_x.append(sg * st.mouth_w * (1 + 0.32 * smile + 0.8 * stretch + 0.14 * dimple
                                                  + 0.55 * frown - 0.45 * pucker * (1 - 0.75 * press)
-                                                 - 0.34 * funnel - 0.15 * jaw + 0.15 * press))
+                                                 - 0.34 * funnel - 0.15 * jaw + 0.07 * press))
+            # the chin raiser (AU17) pushes the lower lip's middle up: the closed mouth arches
             corners_y.append(0.075 * smile - 0.08 * stretch + 0.008 * dimple - 0.045 * frown
-                             + 0.012 * rig.side("mouthUpperUp", k) - 0.025 * jaw)
+                             + 0.012 * rig.side("mouthUpperUp", k) - 0.025 * jaw - 0.015 * shrug)
             droop.append(-0.025 * frown)
         return corners_x, corners_y, droop
 
@@ -578,9 +579,8 @@ class AvatarRenderer:
         thin = 1 - 0.15 * stretch_m - 0.2 * smile_m - 0.3 * close * (1 - jaw)
         # lips fuller than the styles' numbers: thin closed lips read as pressed at rest, and
         # then a pressed mouth (anger) has nothing left to show. The presser (AU24) thins the
-        # lower lip most (it is pushed up against the upper) and draws the corners a little
-        # apart; pressed lips hardly pucker (above). Lips pressed to a line read as a chin
-        # raiser to the face reader, not as pressed.
+        # lower lip most (it is pushed up against the upper); pressed lips hardly pucker
+        # (above). Lips pressed to a line read as a chin raiser to the face reader, not pressed.
         tu = LIPS * st.lip_u * np.clip(thin - 0.5 * press - 0.75 * roll_u + 0.5 * pucker + 0.3 * funnel
                                        + 0.3 * shrug_u, 0.12, 2)
         tl = LIPS * st.lip_l * np.clip(thin - 0.9 * press - 0.8 * roll_l + 0.5 * pucker + 0.3 * funnel
