@@ -38,7 +38,7 @@ class Understanding:
     def __init__(self, engine: Any, fusion: Any, text_affect: Any | None = None,
                  embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
         if embed is None:
-            from perception.embeddings import embed as minilm
+            from perception.embeddings import embed_affect as minilm  # MiniLM tuned for affect
 
             embed = minilm
         self.engine = engine

@@ -1,4 +1,5 @@
-"""What the user's words say about their affect: VAD regressed from sentence embeddings.
+"""What the user's words say about their affect: VAD regressed from sentence embeddings (MiniLM
+tuned for affect, ``perception.embeddings.embed_affect``).
 
 The head is trained on EmoBank (Buechel & Hahn 2017, CC BY 4.0; ``scripts/train_emobank.py``),
 whose ratings map to [-1, 1] with (x - 3) / 2. Readers rarely rate a sentence at the ends of the
@@ -6,7 +7,7 @@ scale, so predictions stay within about ±0.6: the cue words use thresholds on t
 
 Confidence is the product of two things we can know: how much text there is (one word says
 little) and how much the ensemble members agree (model certainty), capped below 1 because even
-a perfect regression of EmoBank correlates only ~0.67 with valence.
+a perfect regression of EmoBank correlates only ~0.69 with valence.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import math
 import numpy as np
 
 from agent.core.affect import AffectEstimate, vad3
-from perception.embeddings import embed
+from perception.embeddings import embed_affect
 from persona.emotion import nearest_label
 from persona.heads import gelu, load
 
-_CAP = 0.85  # the most a text estimate can be trusted (dev r of valence is about 0.67)
+_CAP = 0.85  # the most a text estimate can be trusted (dev r of valence is about 0.69)
 
 
 class TextAffect:
@@ -42,7 +43,7 @@ class TextAffect:
         return np.clip(preds.mean(0), -1.0, 1.0), preds.std(0).mean(1)
 
     def estimate(self, text: str, t: float) -> AffectEstimate:
-        return self.estimate_embedded(text, embed([text])[0], t)
+        return self.estimate_embedded(text, embed_affect([text])[0], t)
 
     def estimate_embedded(self, text: str, emb: np.ndarray, t: float) -> AffectEstimate:
         """As :meth:`estimate`, for a caller that already has the text's embedding."""

@@ -25,7 +25,7 @@ PROTOTYPES: dict[str, tuple[float, float, float]] = {
 }
 
 PROTOTYPE_MATRIX = np.array([PROTOTYPES[k] for k in LABELS], dtype=np.float32)
-_MAX_NORM = float(np.linalg.norm(PROTOTYPE_MATRIX, axis=1).max())
+MAX_NORM = float(np.linalg.norm(PROTOTYPE_MATRIX, axis=1).max())
 
 # Mehrabian's octants name moods by the signs of V, A, D.
 OCTANTS = {
@@ -56,7 +56,7 @@ class Emotion:
     @classmethod
     def from_vad(cls, vad: tuple[float, float, float] | np.ndarray) -> Emotion:
         vad = clip_vad(vad)
-        intensity = min(1.0, math.sqrt(sum(x * x for x in vad)) / _MAX_NORM)
+        intensity = min(1.0, math.sqrt(sum(x * x for x in vad)) / MAX_NORM)
         return cls(vad, nearest_label(vad), intensity)
 
     @classmethod
@@ -69,7 +69,7 @@ class Emotion:
         proto = PROTOTYPES[label]
         vad = clip_vad(np.asarray(proto) * intensity)
         norm = math.sqrt(sum(x * x for x in vad))
-        return cls(vad, label, min(1.0, norm / _MAX_NORM))
+        return cls(vad, label, min(1.0, norm / MAX_NORM))
 
     @classmethod
     def neutral(cls) -> Emotion:

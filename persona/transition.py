@@ -1,11 +1,18 @@
 """Personality-affected emotion transition (after Wen et al., Findings of ACL 2021).
 
-``response VAD = preceding + P ⊙ Δ``: Δ is the change the context calls for (MiniLM embeddings
-and text VAD of the agent's previous and the user's utterance, and the user's perceived VAD);
-P = 1 + tanh(W·T + b) is the persona's temperament T (Mehrabian, ``persona.temperament``)
-through a learned 3×3 adaptation. A classifier over [context, preceding emotion, response VAD,
-temperament, preceding × temperament] names the response label. The head is trained on PELD
-(``scripts/train_peld.py``) and runs here in numpy: an ensemble whose probabilities are averaged.
+``response VAD = preceding + P ⊙ Δ + S``: Δ is the change the context calls for, read from the
+agent's previous and the user's utterance (each one's emotion probabilities and text VAD from
+MiniLM tuned for affect, ``persona.context_encoder``), the user's perceived VAD and the
+preceding emotion; P = 1 + tanh(W_a·T + b_a) is how strongly this persona is moved and
+S = 0.5·tanh(W_s·T + b_s) where its responses lean, both from its temperament T (Mehrabian,
+``persona.temperament``). A classifier over [context features, preceding emotion, response VAD,
+temperament, preceding × temperament] names the response label. The heads are trained on PELD
+(``scripts/train_peld.py``, class-weighted for the rare emotions) and run here in numpy: an
+ensemble whose probabilities are averaged.
+
+PELD's six speakers span temperaments of about ±0.2 and our personas ±0.6. P and S are bounded
+(tanh), so they take a persona's whole temperament; the label classifier's linear temperament
+terms would extrapolate beyond the data, so they see the nearest value PELD holds.
 
 :class:`EmotionEngine` is the runtime: it adds the persona's mood (decay, contagion:
 ``persona.mood``) around the learned step.
@@ -22,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.core.affect import AffectEstimate
-from persona.config import Persona
+from agent.core.affect import AffectEstimate, vad3
+from persona.config import BigFive, Persona
+from persona.config import Mood as MoodConfig
 from persona.context_encoder import Context, ContextEncoder
-from persona.emotion import LABELS, PROTOTYPE_MATRIX, PROTOTYPES, Emotion, nearest_label
+from persona.emotion import LABELS, MAX_NORM, PROTOTYPE_MATRIX, Emotion, nearest_label
 from persona.heads import gelu, load
 from persona.mood import Mood, MoodDynamics, contagion, relax
 from persona.temperament import temperament
@@ -37,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 class TransitionHead:
-    """The trained ensemble. ``personality=False`` loads the ablation (P ≡ 1, no temperament)."""
+    """The trained ensemble. ``personality=False`` loads the ablation (P ≡ 1, S ≡ 0, no temperament)."""
 
     def __init__(self, personality: bool = True) -> None:
         prefix = "full_" if personality else "base_"
@@ -46,9 +54,6 @@ class TransitionHead:
         self._w = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
         if not self._w:
             raise ValueError(f"transition head has no {prefix!r} weights; run scripts/train_peld.py")
-        # PELD's speakers span temperaments of about ±0.2; ours reach ±0.6. Beyond the data the
-        # learned personality terms would extrapolate, so the head sees the nearest seen value;
-        # the persona's full temperament still acts through mood and contagion (persona.mood).
         self.temper_lo, self.temper_hi = z["temper_lo"], z["temper_hi"]
 
     def __call__(self, ctx: Context, pre_vad: np.ndarray, pre_label: np.ndarray,
@@ -58,21 +63,23 @@ class TransitionHead:
         ``pre_label``: index into :data:`LABELS` of the preceding emotion, ``temper`` (N, 3).
         """
         w = self._w
-        temper = np.clip(temper, self.temper_lo, self.temper_hi).astype(np.float32)
+        temper = np.asarray(temper, dtype=np.float32)
+        seen = np.clip(temper, self.temper_lo, self.temper_hi)
         onehot = np.eye(7, dtype=np.float32)[pre_label]
-        x = np.hstack([ctx.agent, ctx.user, pre_vad, onehot, ctx.agent_vad, ctx.user_vad]).astype(np.float32)
+        x = np.hstack([ctx.agent_emo, ctx.user_emo, ctx.agent_vad, ctx.user_vad, onehot, pre_vad]).astype(np.float32)
         h = gelu(np.einsum("nd,kdh->knh", x, w["w1"]) + w["b1"][:, None, :])
         delta = np.tanh(np.einsum("knh,kho->kno", h, w["wd"]) + w["bd"][:, None, :])
+        r = pre_vad[None] + delta
         if self.personality:
             p = 1.0 + np.tanh(np.einsum("nd,kdo->kno", temper, w["wa"]) + w["ba"][:, None, :])
-        else:
-            p = np.ones_like(delta)
-        r = np.clip(pre_vad[None] + p * delta, -1.0, 1.0)
+            shift = 0.5 * np.tanh(np.einsum("nd,kdo->kno", temper, w["ws"]) + w["bs"][:, None, :])
+            r = pre_vad[None] + p * delta + shift
+        r = np.clip(r, -1.0, 1.0)
         k = len(h)
-        parts = [h, r, np.broadcast_to(onehot, (k, *onehot.shape))]
+        parts = [h, np.broadcast_to(x, (k, *x.shape)), r, np.broadcast_to(onehot, (k, *onehot.shape))]
         if self.personality:
-            cross = (onehot[:, :, None] * temper[:, None, :]).reshape(len(onehot), -1)
-            parts += [np.broadcast_to(temper, (k, *temper.shape)), np.broadcast_to(cross, (k, *cross.shape))]
+            cross = (onehot[:, :, None] * seen[:, None, :]).reshape(len(onehot), -1)
+            parts += [np.broadcast_to(seen, (k, *seen.shape)), np.broadcast_to(cross, (k, *cross.shape))]
         logits = np.einsum("knd,kdc->knc", np.concatenate(parts, axis=2), w["wc"]) + w["bc"][:, None, :]
         logits -= logits.max(axis=2, keepdims=True)
         probs = np.exp(logits)
@@ -143,18 +150,27 @@ def scores(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 # ------------------------------------------------------------------------------ runtime
 
 
-def _consistent(vad: np.ndarray, label: str) -> np.ndarray:
-    """``vad`` moved toward ``label``'s prototype just far enough to be nearest to it.
+FIT = 2.0  # how much the response point's direction counts against the classifier's odds
+NEUTRAL_RADIUS = 0.25  # a response this near the persona's resting point fits "neutral"
+OCC_ODDS = 3.0  # log-odds for happy-for / sorry-for, per unit of liking and of confidence
 
-    The label is the classifier's (the one PELD scores); the VAD keeps the transition's
-    continuous, persona-dependent position wherever it already agrees.
+
+def _fitting_label(probs: np.ndarray, rel: np.ndarray) -> str:
+    """The classifier's label, weighed by how well the response fits each emotion.
+
+    ``rel`` is the response as a change from the persona's resting point: its direction says
+    which emotion it is (a cheerful persona's "sad" is a fall from its own cheer, which may
+    still be above zero), its length whether it is any at all. The classifier learnt what
+    Friends characters answer (PELD); the point carries what this persona caught from this
+    user (contagion, appraisal): a label the persona's own dynamics do not support loses.
     """
-    proto = np.asarray(PROTOTYPES[label])
-    for s in np.linspace(0.0, 1.0, 21):
-        point = vad + s * (proto - vad)
-        if nearest_label(point) == label:
-            return point
-    return proto
+    norm = float(np.linalg.norm(rel))
+    protos = PROTOTYPE_MATRIX.astype(np.float64)
+    cos = protos @ rel / (np.linalg.norm(protos, axis=1) * max(norm, 1e-9) + 1e-12)
+    i = LABELS.index("neutral")
+    cos[i] = float(np.clip(1.0 - norm / NEUTRAL_RADIUS, -1.0, 1.0))
+    score = np.log(np.clip(probs, 1e-9, None)) + FIT * cos
+    return LABELS[int(np.argmax(score))]
 
 
 class EmotionEngine:
@@ -166,15 +182,27 @@ class EmotionEngine:
     """
 
     def __init__(self, persona: Persona, encoder: ContextEncoder | None = None,
-                 head: TransitionHead | None = None) -> None:
+                 head: TransitionHead | None = None, personality: bool = True) -> None:
+        """``personality=False`` is the ablation: the persona's traits read as average (mood,
+        contagion, appraisal), its baseline neutral, and the head trained without personality."""
+        if not personality:
+            persona = persona.model_copy(update={
+                "traits": BigFive(O=0.5, C=0.5, E=0.5, A=0.5, N=0.5), "baseline_mood": MoodConfig()})
         self.persona = persona
         self.dyn = MoodDynamics.from_persona(persona)
         self.mood = Mood(self.dyn)
         self.encoder = encoder or ContextEncoder()
-        self.head = head or TransitionHead(personality=True)
+        self.head = head or TransitionHead(personality=personality)
         self.temperament = temperament(persona.traits.as_tuple()).astype(np.float32)
-        self.state = Emotion.from_vad(self.dyn.baseline)
+        self.state = self._at(np.asarray(self.dyn.baseline, dtype=np.float64))
         self._t: float | None = None
+
+    def _at(self, vad: np.ndarray, label: str | None = None) -> Emotion:
+        """The emotion at ``vad``, labelled and scaled as a change from the persona's resting
+        point (``label`` given, or the one that change points to)."""
+        rel = np.asarray(vad, dtype=np.float64) - np.asarray(self.dyn.baseline, dtype=np.float64)
+        label = label or _fitting_label(np.full(len(LABELS), 1.0 / len(LABELS)), rel)
+        return Emotion(vad3(np.clip(vad, -1.0, 1.0)), label, min(1.0, float(np.linalg.norm(rel)) / MAX_NORM))
 
     def decay(self, now: float) -> Emotion:
         """The emotion after relaxing toward the mood (and the mood toward the baseline) until ``now``."""
@@ -185,8 +213,8 @@ class EmotionEngine:
         self._t = now
         mood = self.mood.decay(dt)
         vad = relax(np.asarray(self.state.vad, dtype=np.float64), mood, dt, self.dyn.emotion_half_life)
-        # relaxing keeps the label only while it is still the nearest prototype
-        self.state = Emotion.from_vad(vad)
+        # relaxing keeps the label only while the change from rest still points to it
+        self.state = self._at(vad)
         return self.state
 
     def respond(self, user_text: str, user_affect: AffectEstimate | None = None,
@@ -199,29 +227,53 @@ class EmotionEngine:
                    now: float = 0.0) -> Emotion:
         """:meth:`respond` for a context already encoded (one agent and one user utterance)."""
         preceding = self.decay(now)
+        words = self.words_vad(ctx)
         if user_affect is not None and user_affect.confidence > 0.0:
-            user_vad = np.asarray(user_affect.vad, dtype=np.float64)
+            user_vad = 0.5 * (np.asarray(user_affect.vad, dtype=np.float64) + words)
             confidence = float(user_affect.confidence)
             # the fused estimate stands in for the words' VAD when it is more certain
-            ctx = Context(ctx.agent, ctx.user, ctx.agent_vad, np.asarray([user_vad], dtype=np.float32))
+            ctx = ctx.with_user_vad(np.asarray(user_affect.vad))
         else:
-            user_vad = ctx.user_vad[0].astype(np.float64)
+            user_vad = words
             confidence = 0.5 if user_text.strip() else 0.0
-        caught = contagion(np.asarray(preceding.vad, dtype=np.float64), user_vad, confidence, self.dyn)
-        pre_label = LABELS.index(nearest_label(caught))
-        probs, r = self.head(ctx, caught[None].astype(np.float32), np.array([pre_label]),
-                             self.temperament[None])
-        label = LABELS[int(np.argmax(probs[0]))]
+        hostility = float(ctx.user_emo[0, LABELS.index("anger")] + ctx.user_emo[0, LABELS.index("disgust")])
+        threat = float(ctx.user_emo[0, LABELS.index("fear")])
+        caught = contagion(np.asarray(preceding.vad, dtype=np.float64), user_vad, confidence, self.dyn,
+                           hostility, threat)
+        # the learned step works on the change from the persona's resting point: PELD's labels
+        # are each character's departures from their own normal, and a cheerful persona's
+        # neutral is its cheer, not zero
+        rest = np.asarray(self.dyn.baseline, dtype=np.float64)
+        pre = np.clip(caught - rest, -1.0, 1.0)
+        pre_label = LABELS.index(nearest_label(pre))
+        probs, r = self.head(ctx, pre[None].astype(np.float32), np.array([pre_label]), self.temperament[None])
         # what the persona catches from the user stays in the response beyond the learned step
-        vad = np.clip(r[0] + (caught - np.asarray(preceding.vad)) * 0.5, -1.0, 1.0)
-        vad = _consistent(vad, label)
-        self.state = Emotion.from_vad(vad)
-        if self.state.label != label:  # a tie on the boundary: the classifier's label wins
-            self.state = Emotion(self.state.vad, label, self.state.intensity)
+        rel = np.clip(r[0] + (caught - np.asarray(preceding.vad)) * 0.5, -1.0, 1.0)
+        label = _fitting_label(probs[0] * self._fortunes_of_user(user_vad, confidence), rel)
+        self.state = self._at(rest + rel, label)
         self.mood.absorb(np.asarray(self.state.vad))
         self._t = now
         log.debug("emotion transition: %s -> %s", preceding.label, label)
         return self.state
+
+    def _fortunes_of_user(self, user_vad: np.ndarray, confidence: float) -> np.ndarray:
+        """Odds on each label from the user's fortunes (OCC: Ortony, Clore & Collins 1988): a
+        persona that likes people (agreeableness above average) is happy for the user's good
+        news and sorry for their loss."""
+        liking = max(0.0, 2.0 * self.persona.traits.A - 1.0)
+        odds = np.ones(len(LABELS))
+        v = float(user_vad[0])
+        if abs(v) > 0.05:
+            odds[LABELS.index("joy" if v > 0 else "sadness")] = float(np.exp(OCC_ODDS * liking * confidence))
+        return odds
+
+    @staticmethod
+    def words_vad(ctx: Context) -> np.ndarray:
+        """What the user's words convey, on the prototypes' scale: the mean of the EmoBank VAD
+        (readers rarely rate near the ends, so it is doubled) and the VAD of the utterance's
+        emotion probabilities."""
+        emobank = np.clip(2.0 * ctx.user_vad[0].astype(np.float64), -1.0, 1.0)
+        return 0.5 * (emobank + ctx.user_emo[0].astype(np.float64) @ PROTOTYPE_MATRIX.astype(np.float64))
 
     def context_of(self, agent_text: str, agent_emb: np.ndarray, user_emb: np.ndarray) -> Context:
         """The context of one turn from the two utterances' embeddings (made once per turn)."""

@@ -1,19 +1,20 @@
 #!/usr/bin/env python
-"""Train the personality-affected emotion transition head on PELD (Wen et al. 2021).
+"""Train the personality-affected emotion transition heads on PELD (Wen et al. 2021).
 
 Each PELD row is (agent's utterance, user's utterance, agent's response) with the agent's
-Big Five and an emotion label per utterance. The head reads the context (MiniLM embeddings and
-EmoBank text VAD of the first two utterances, see ``persona.context_encoder``), the preceding
-emotion, and the temperament (Mehrabian), and predicts
-``response VAD = preceding + P ⊙ Δ`` (P = 1 + tanh(3×3 adaptation of the temperament)) plus the
-response label from a classifier over [context features, preceding emotion, response VAD,
-temperament, preceding × temperament]. Loss: class-weighted cross-entropy (PELD is 43% neutral;
-weights (1/freq)^alpha) + squared error of the VAD to the label's prototype.
+Big Five and an emotion label per utterance. The head reads the context (each utterance's
+emotion probabilities and text VAD from MiniLM tuned for affect, see ``persona.context_encoder``
+and ``scripts/tune_encoder.py``, which must run first), the preceding emotion as an input, and
+the temperament (Mehrabian), and predicts ``response VAD = preceding + P ⊙ Δ + S`` (P = 1 +
+tanh(3×3 adaptation of the temperament), S = a bounded temperament shift) plus the response
+label from a classifier over [context features, preceding emotion, response VAD, temperament,
+preceding × temperament]. Loss: class-weighted cross-entropy (PELD is 43% neutral; weights
+(1/freq)^alpha) + squared error of the VAD to the label's prototype.
 
-The same script trains the ablation "transition without personality" (P ≡ 1, no temperament
-inputs) with the same procedure, so ``agent bench emotion`` can compare them in one run. Train
-split for fitting, valid split for choosing the epoch of each ensemble member; the test split
-is kept apart.
+The same script trains the ablation "transition without personality" (P ≡ 1, S ≡ 0, no
+temperament inputs) on the same encoder with the same procedure, so ``agent bench emotion``
+can compare them in one run. Train split for fitting, valid split for choosing the epoch of
+each ensemble member; the test split is kept apart.
 
     python scripts/train_peld.py [--seed 0]
 """
@@ -32,7 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from persona.heads import data_dir  # noqa: E402
-from persona.heads.training import epoch  # noqa: E402
+from persona.heads.training import epoch, transition_module  # noqa: E402
 from persona.temperament import temperament  # noqa: E402
 from persona.transition import PeldRows, macro_f1, read_peld  # noqa: E402
 
@@ -41,47 +42,20 @@ def tensors(rows: PeldRows):  # noqa: ANN201 - torch types stay inside this scri
     import torch
 
     ctx = rows.context
-    return [torch.from_numpy(np.hstack([ctx.agent, ctx.user]).astype(np.float32)),
-            torch.from_numpy(rows.pre_vad), torch.eye(7)[torch.from_numpy(rows.pre)],
-            torch.from_numpy(np.hstack([ctx.agent_vad, ctx.user_vad]).astype(np.float32)),
-            torch.from_numpy(temperament(rows.traits).astype(np.float32))]
-
-
-def build(persona: bool, hidden: int):  # noqa: ANN201
-    import torch
-    from torch import nn
-
-    class Head(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.drop = nn.Dropout(0.5)
-            self.l1 = nn.Linear(768 + 3 + 7 + 6, hidden)
-            self.d = nn.Linear(hidden, 3)
-            self.adapt = nn.Linear(3, 3)
-            nn.init.zeros_(self.adapt.weight)
-            nn.init.zeros_(self.adapt.bias)
-            self.cls = nn.Linear(hidden + 3 + 7 + (3 + 21 if persona else 0), 7)
-
-        def forward(self, e, pre, oh, u, temp):  # noqa: ANN001, ANN202
-            h = nn.functional.gelu(self.l1(torch.cat([self.drop(e), pre, oh, u], 1)), approximate="tanh")
-            d = torch.tanh(self.d(h))
-            p = 1 + torch.tanh(self.adapt(temp)) if persona else torch.ones_like(d)
-            r = torch.clamp(pre + p * d, -1, 1)
-            z = [nn.functional.dropout(h, 0.2, self.training), r, oh]
-            if persona:
-                z += [temp, (oh[:, :, None] * temp[:, None, :]).flatten(1)]
-            return self.cls(torch.cat(z, 1)), r
-
-    return Head()
+    return [torch.from_numpy(x.astype(np.float32)) for x in (
+        ctx.agent_emo, ctx.user_emo, ctx.agent_vad, ctx.user_vad, np.eye(7)[rows.pre], rows.pre_vad,
+        temperament(rows.traits))]
 
 
 def export(model, persona: bool) -> dict[str, np.ndarray]:  # noqa: ANN001
-    out = {"w1": model.l1.weight.detach().numpy().T, "b1": model.l1.bias.detach().numpy(),
-           "wd": model.d.weight.detach().numpy().T, "bd": model.d.bias.detach().numpy(),
-           "wc": model.cls.weight.detach().numpy().T, "bc": model.cls.bias.detach().numpy()}
+    layers = {"1": model.l1, "d": model.d, "c": model.cls}
     if persona:
-        out |= {"wa": model.adapt.weight.detach().numpy().T, "ba": model.adapt.bias.detach().numpy()}
-    return {k: v.copy() for k, v in out.items()}
+        layers |= {"a": model.adapt, "s": model.shift}
+    out = {}
+    for key, lin in layers.items():
+        out[f"w{key}"] = lin.weight.detach().numpy().T.copy()
+        out[f"b{key}"] = lin.bias.detach().numpy().copy()
+    return out
 
 
 def train_member(tr: PeldRows, va: PeldRows, persona: bool, seed: int, args: argparse.Namespace):  # noqa: ANN201
@@ -94,8 +68,8 @@ def train_member(tr: PeldRows, va: PeldRows, persona: bool, seed: int, args: arg
     xtr, xva = tensors(tr), tensors(va)
     ytr = torch.from_numpy(tr.label)
     proto = torch.from_numpy(PROTOTYPE_MATRIX)
-    model = build(persona, args.hidden)
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
+    model = transition_module(persona, args.hidden)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=args.weight_decay)
     counts = np.bincount(tr.label, minlength=7)
     weight = torch.tensor((counts.sum() / counts / 7) ** args.alpha, dtype=torch.float32)
     gen = torch.Generator().manual_seed(seed)
@@ -120,10 +94,11 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=REPO / "persona" / "heads" / "transition.npz")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--members", type=int, default=4)
-    ap.add_argument("--hidden", type=int, default=48)
-    ap.add_argument("--epochs", type=int, default=8)
-    ap.add_argument("--alpha", type=float, default=0.8, help="class weight exponent")
+    ap.add_argument("--hidden", type=int, default=32)
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--alpha", type=float, default=1.0, help="class weight exponent")
     ap.add_argument("--vad-weight", type=float, default=1.0)
+    ap.add_argument("--weight-decay", type=float, default=1e-3)
     args = ap.parse_args()
 
     import torch
@@ -151,8 +126,8 @@ def main() -> int:
         for key in members[0]:
             arrays[f"{variant}_{key}"] = np.stack([m[key] for m in members]).astype(np.float16)
         meta[f"{variant}_epochs"] = len(members)
-    # the temperaments PELD's six speakers span: the head is clamped to them at run time,
-    # so a persona beyond them (most of ours) does not extrapolate the learned terms
+    # the temperaments PELD's six speakers span: the label classifier's linear temperament
+    # terms see the nearest of them at run time, so a persona beyond them does not extrapolate
     temper = temperament(tr.traits)
     arrays["temper_lo"], arrays["temper_hi"] = temper.min(0), temper.max(0)
     np.savez_compressed(args.out, **arrays)

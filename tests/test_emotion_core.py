@@ -51,6 +51,15 @@ def test_contagion_scales_with_agreeableness_and_neuroticism():
     assert np.allclose(contagion(pre, sad, 0.0, _dyn()), pre)  # no evidence, no change
 
 
+def test_hostility_is_met_by_dominance_according_to_agreeableness():
+    pre, insult = np.array([0.3, 0.1, 0.2]), np.array([-0.5, 0.5, 0.3])
+    kind, cold = (contagion(pre, insult, 0.6, _dyn(A=a), hostility=0.8) for a in (0.9, 0.1))
+    assert cold[2] > pre[2] > kind[2]  # the disagreeable stand their ground, the agreeable yield
+    assert kind[1] < cold[1]  # ... hurt rather than roused
+    calm = contagion(pre, insult, 0.6, _dyn(A=0.9), hostility=0.0)
+    assert kind[2] < calm[2]
+
+
 def test_baseline_from_yaml_or_from_temperament():
     tutor = get_persona("tutor")
     assert MoodDynamics.from_persona(tutor).baseline == tutor.baseline_mood.as_tuple()

@@ -76,6 +76,11 @@ def test_engine_state_moves_and_labels_match_vad_prototype_side(encoder, head):
     start = engine.state
     e = engine.respond("You are a terrible artist and everyone laughs at you.", None, now=1.0)
     assert e != start
-    # the label is the classifier's and the VAD sits on its side of the prototype map
-    d = {k: np.linalg.norm(np.asarray(v) - np.asarray(e.vad)) for k, v in PROTOTYPES.items()}
-    assert d[e.label] <= min(d.values()) + 1e-6
+    # the label names the change from the persona's resting point: the VAD moved toward its
+    # prototype's direction (a neutral label: hardly moved)
+    rel = np.asarray(e.vad) - np.asarray(engine.dyn.baseline)
+    proto = np.asarray(PROTOTYPES[e.label])
+    if e.label == "neutral":
+        assert np.linalg.norm(rel) < 0.5
+    else:
+        assert rel @ proto > 0.0, (e, rel)

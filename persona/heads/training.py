@@ -28,3 +28,39 @@ def mlp_weights(model: Any) -> dict[str, np.ndarray]:
     first, last = model[0], model[3]
     return {"w1": first.weight.detach().numpy().T.copy(), "b1": first.bias.detach().numpy().copy(),
             "w2": last.weight.detach().numpy().T.copy(), "b2": last.bias.detach().numpy().copy()}
+
+
+def transition_module(persona: bool, hidden: int) -> Any:
+    """The transition head (``persona.transition.TransitionHead`` runs its exported weights)."""
+    import torch
+    from torch import nn
+
+    class Head(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.persona = persona
+            self.l1 = nn.Linear(7 + 7 + 3 + 3 + 7 + 3, hidden)
+            self.d = nn.Linear(hidden, 3)
+            self.adapt = nn.Linear(3, 3)  # P = 1 + tanh(adapt(T)): how strongly this persona moves
+            self.shift = nn.Linear(3, 3)  # S = 0.5 tanh(shift(T)): where this persona's responses lean
+            for lin in (self.adapt, self.shift):
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
+            # the context features reach the label directly too (a linear path beside the hidden one)
+            self.cls = nn.Linear(hidden + 30 + 3 + 7 + (3 + 21 if persona else 0), 7)
+
+        def forward(self, pa, pu, avad, uvad, oh, pre, temp):  # noqa: ANN001, ANN201, PLR0913
+            x = torch.cat([pa, pu, avad, uvad, oh, pre], 1)
+            h = nn.functional.gelu(self.l1(nn.functional.dropout(x, 0.1, self.training)), approximate="tanh")
+            d = torch.tanh(self.d(h))
+            if self.persona:
+                r = pre + (1 + torch.tanh(self.adapt(temp))) * d + 0.5 * torch.tanh(self.shift(temp))
+            else:
+                r = pre + d
+            r = torch.clamp(r, -1, 1)
+            z = [nn.functional.dropout(h, 0.2, self.training), x, r, oh]
+            if self.persona:
+                z += [temp, (oh[:, :, None] * temp[:, None, :]).flatten(1)]
+            return self.cls(torch.cat(z, 1)), r
+
+    return Head()
