@@ -54,6 +54,15 @@ def test_a_short_soak_compares_thirds():
     assert figure(suite, "window for first / last (minutes)") == 2.0
 
 
+def test_a_soak_too_short_for_two_windows_judges_the_rest():
+    r = soak()
+    r.latency = r.latency[-1:]  # one turn: nothing to compare
+    suite = report(r)
+    assert suite.ok and "too short to compare" in " ".join(suite.notes)
+    r.samples[-1].files += 1
+    assert not report(r).ok
+
+
 def test_process_figures_read_this_process():
     assert 10 < rss_mb() < 100_000
     before = open_files()
