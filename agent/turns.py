@@ -172,7 +172,7 @@ class TurnConfig:
     held_pause_after: float = 0.36  # a held onset still going this long after it began pauses the agent ...
     held_pause_share: float = 0.85  # ... if it was speech for this share of that time (the gate may drop a frame)
     recheck: float = 0.032  # when the onset held no words yet (a vowel, a hum), look again this much later
-    decide_by: float = 0.22  # ... but no later than this after the onset: still nothing telling is a hum
+    decide_by: float = 0.26  # ... but no later than this after the onset: still nothing telling is a hum
 
 
 @dataclass(frozen=True)
