@@ -27,6 +27,11 @@ EXPRESSIVE = ("mouthSmileLeft", "mouthSmileRight", "mouthFrownLeft", "mouthFrown
               "mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight",
               "mouthStretchLeft", "mouthStretchRight", "mouthDimpleLeft", "mouthDimpleRight",
               "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight")
+# Parted lips are what a smile that shows teeth leaves once its corners are taken back: a
+# neutral face has its lips together, so they are sealed (the rig's ``seal`` closes the inner
+# lips over the teeth), and the lip raiser's and lowerer's take-back is then left to the loop.
+LIPS_APART = 0.03  # inner-lip gap (eye distances) above which the portrait's lips are sealed
+PARTING = ("mouthUpperUpLeft", "mouthUpperUpRight", "mouthLowerDownLeft", "mouthLowerDownRight")
 TOLERANCE = 0.12  # a neutral face may read this much of any expressive blendshape
 TARGET = 0.05  # what the take-back aims for
 LIMIT = 1.5  # at most this much of a channel is taken back (its full motion and half again)
@@ -44,13 +49,15 @@ class Neutralised:
     own: np.ndarray  # (52,) weights taken back from every frame
     squeeze: float  # the smallest area share of a skin triangle in the neutral frame
     short: list[str] = field(default_factory=list)
+    sealed: bool = False  # the portrait's parted lips are closed in every frame
 
     def describe(self) -> str:
         shown = {k: v for k, v in self.before.items() if v > TOLERANCE}
+        lips = "; its parted lips closed" if self.sealed else ""
         if not shown:
-            return "the portrait is neutral already"
+            return f"the portrait is neutral already{lips}"
         parts = ", ".join(f"{k} {v:.2f} -> {self.after.get(k, 0.0):.2f}" for k, v in shown.items())
-        return f"the portrait's own expression taken back ({parts}; smallest skin area {self.squeeze:.2f})"
+        return f"the portrait's own expression taken back ({parts}; smallest skin area {self.squeeze:.2f}){lips}"
 
 
 def _expressive(blendshapes: np.ndarray) -> dict[str, float]:
@@ -62,11 +69,14 @@ def neutralise(renderer: Any, landmarker: Any, blendshapes: np.ndarray) -> Neutr
     whose portrait reads ``blendshapes``) so that its neutral frame reads neutral."""
     before = _expressive(blendshapes)
     own = np.zeros(len(BLENDSHAPES), np.float32)
+    sealed = renderer.lips_apart() > LIPS_APART
+    renderer.set_sealed(1.0 if sealed else 0.0)
     active = [n for n, v in before.items() if v > TOLERANCE]
     if not active:
-        return Neutralised(before, before, own, 1.0)
+        return Neutralised(before, before, own, 1.0, sealed=sealed)
     for n in active:  # a first guess: the rig's channels read back at about their weight
-        own[INDEX[n]] = before[n] - TARGET
+        if not (sealed and n in PARTING):
+            own[INDEX[n]] = before[n] - TARGET
     after, squeeze = before, 1.0
     for _ in range(STEPS):
         renderer.set_own(own)
@@ -89,7 +99,7 @@ def neutralise(renderer: Any, landmarker: Any, blendshapes: np.ndarray) -> Neutr
     if faces:
         after = _expressive(faces[0].blendshapes)
     short = [n for n in active if after[n] > TOLERANCE]
-    result = Neutralised(before, after, own, squeeze, short)
+    result = Neutralised(before, after, own, squeeze, short, sealed)
     if short:
         log.warning("photo avatar: the portrait's own %s can only be taken back to %s before the warp "
                     "smears the face; expressions will keep some of it (a portrait with a neutral "

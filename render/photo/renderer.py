@@ -106,6 +106,7 @@ class PhotoRenderer:
         ry, rx = torch.meshgrid(rys, rxs, indexing="ij")
         self._pixels = torch.stack([rx, ry], dim=-1)[None]
         self._own = np.zeros(len(p.blendshapes), np.float32)
+        self._sealed = 0.0
         self._palette = palette(p.image, p.points[:, :2])
         self._rest_gap = _gap(p.points[:, :2], self.axis_y)
         log.info("photo renderer: %d vertices, %d triangles, roi %s on %s", n_vert, len(m.triangles),
@@ -138,13 +139,26 @@ class PhotoRenderer:
         """The warp follows the FaceState stream only."""
 
     def photo_state(self) -> FaceState:
-        """The state that shows the photo unchanged (the rig counts from a neutral face, so a
-        smiling portrait's rest state has its smile taken back)."""
+        """The state that shows the portrait's own expression (the rig counts from a neutral
+        face, so a smiling portrait's rest state has its smile taken back); the photo itself
+        when its lips are not sealed (``render.photo.neutral``)."""
         return FaceState(weights=self._own.copy())
 
     def set_own(self, own: np.ndarray) -> None:
         """The weights taken back from every frame: the portrait's own expression."""
         self._own = np.asarray(own, np.float32).copy()
+
+    @property
+    def sealed(self) -> float:
+        """How far the portrait's own parted lips are closed in every frame (0..1)."""
+        return self._sealed
+
+    def set_sealed(self, sealed: float) -> None:
+        self._sealed = float(sealed)
+
+    def lips_apart(self) -> float:
+        """The portrait's inner-lip gap, in eye distances."""
+        return self._rest_gap / self.iod
 
     def squeeze(self, states: Sequence[FaceState]) -> np.ndarray:
         """(N,) the smallest area share of a skin triangle in each state's warp (1: none
@@ -158,7 +172,7 @@ class PhotoRenderer:
     def _motion(self, arrays: dict[str, np.ndarray]):
         import torch
 
-        w = effective_weights(arrays["weights"], self._own)
+        w = effective_weights(arrays["weights"], self._own, self._sealed)
         n = len(w)
         expr = (torch.from_numpy(w).to(self.device) @ self._basis).reshape(n, -1, 2).cpu().numpy()
         shift = np.clip(arrays["translation"][:, :2], -TRANSLATION_LIMIT, TRANSLATION_LIMIT)

@@ -110,7 +110,14 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
     jaw[[78, 308]] = 0.5
     jaw[np.abs(u) > 2.5] = 0.0
     jaw[468:] = 0.0
-    add("jawOpen", np.stack([np.zeros(n), JAW_TRAVEL * jaw], axis=1))
+    # a dropped jaw draws the mouth's corners in: the opening is tall, not a wide grin (the
+    # face reader took a smiling portrait's wide opening for a smile)
+    draw_in = -(u - mouth_c[0]) * gauss(mouth_c, 1.2 * half_w) * np.where(below | lower, 0.0, 1.0)
+    draw_in[lower] = 0.0
+    for s in L.SIDES:
+        draw_in[L.MOUTH_CORNER[s]] = -(u[L.MOUTH_CORNER[s]] - mouth_c[0]) * 0.6
+    draw_in[468:] = 0.0
+    add("jawOpen", np.stack([0.12 * draw_in, JAW_TRAVEL * jaw], axis=1))
     add("jawLeft", np.stack([0.12 * jaw, np.zeros(n)], axis=1))
     add("jawRight", np.stack([-0.12 * jaw, np.zeros(n)], axis=1))
 
@@ -127,14 +134,17 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         c = corners[s]
         near = gauss(c, 0.28)
         near[468:] = 0.0
-        corner = gauss(c, 0.16)  # the depressor pulls the corner itself, not the cheek
+        # the depressor pulls the corner itself, not the lips' middle: narrow along the lips,
+        # but tall, so the skin above and below the corner goes down with it (a round field
+        # strong enough to read tore the cheek beside the corner)
+        corner = np.exp(-((u - c[0]) ** 2) / (2 * 0.16 ** 2) - ((v - c[1]) ** 2) / (2 * 0.26 ** 2))
         corner[468:] = 0.0
         add(f"mouthSmile{s}", np.stack([0.14 * out * near, -0.16 * near], axis=1))
-        add(f"mouthFrown{s}", np.stack([0.06 * out * corner, 0.2 * corner], axis=1))
-        add(f"mouthStretch{s}", np.stack([0.24 * out * near, 0.09 * near], axis=1))
+        add(f"mouthFrown{s}", np.stack([0.08 * out * corner, 0.24 * corner], axis=1))
+        add(f"mouthStretch{s}", np.stack([0.24 * out * near, 0.14 * near], axis=1))
         add(f"mouthDimple{s}", np.stack([0.06 * out * near, -0.01 * near], axis=1))
-        add(f"mouthLowerDown{s}", np.stack([np.zeros(n), 0.12 * lower_soft * side[s]], axis=1))
-        add(f"mouthUpperUp{s}", np.stack([np.zeros(n), -0.09 * upper_soft * side[s]], axis=1))
+        add(f"mouthLowerDown{s}", np.stack([np.zeros(n), 0.16 * lower_soft * side[s]], axis=1))
+        add(f"mouthUpperUp{s}", np.stack([np.zeros(n), -0.15 * upper_soft * side[s]], axis=1))
         add(f"mouthPress{s}", np.stack([0.03 * out * near, np.zeros(n)], axis=1))
     add("mouthLeft", np.stack([0.12 * lip_w, np.zeros(n)], axis=1))
     add("mouthRight", np.stack([-0.12 * lip_w, np.zeros(n)], axis=1))
@@ -152,8 +162,14 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
     roll_u[upper_outer] = 0.5 * thick_upper[upper_outer]
     add("mouthRollLower", np.stack([np.zeros(n), roll_l], axis=1))
     add("mouthRollUpper", np.stack([np.zeros(n), roll_u], axis=1))
-    add("mouthShrugLower", np.stack([np.zeros(n), -0.06 * np.where(below, gauss(mouth_c + (0, 0.3), 0.3), 0)],
-                                    axis=1))
+    for s in L.SIDES:  # pressed lips show less red, the lower lip most (it is pushed up)
+        add(f"mouthPress{s}", np.stack([np.zeros(n), (0.6 * roll_u + 0.8 * roll_l) * side[s]], axis=1))
+    # the chin raiser pushes the chin and the lower lip up, and the closed upper lip with them
+    # (less, so the mouth's middle rises into an arch over corners that stay)
+    boss = gauss(mouth_c + (0, 0.2), 0.3)
+    shrug = np.where(below | lower, boss, 0.4 * boss * upper_soft)
+    shrug[468:] = 0.0
+    add("mouthShrugLower", np.stack([np.zeros(n), -0.1 * shrug], axis=1))
     add("mouthShrugUpper", np.stack([np.zeros(n), -0.04 * upper_soft], axis=1))
     gap = np.zeros(n)
     gap_upper = _curve(uv, L.LIP_UPPER_INNER)
@@ -180,19 +196,31 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         up_idx, low_idx = list(L.EYE_UPPER[s]), list(L.EYE_LOWER[s])
         lid = np.zeros(n, bool)
         lid[up_idx + low_idx] = True
-        above_eye = (v < 0.05) & (u * out > -0.05) & ~lid
-        brow_gate = np.where(lid, 0.12, np.where(above_eye, 1.0, 0.3))
-        brow_c = uv[list(L.BROW[s])].mean(axis=0)
-        inner = gauss(uv[L.BROW_INNER[s]], 0.22) * brow_gate
-        outer = gauss(uv[L.BROW_OUTER[s]], 0.25) * brow_gate
-        whole = gauss(brow_c, 0.3) * brow_gate
-        add("browInnerUp", np.stack([np.zeros(n), -0.22 * inner], axis=1))
-        add(f"browOuterUp{s}", np.stack([np.zeros(n), -0.18 * outer], axis=1))
-        add(f"browDown{s}", np.stack([-0.1 * out * whole, 0.04 * whole], axis=1))
-        add(f"browLower{s}", np.stack([np.zeros(n), 0.18 * whole], axis=1))
-
         upper_v = _curve(uv, L.EYE_UPPER[s])
         lower_v = _curve(uv, L.EYE_LOWER[s])
+        brow_c = uv[list(L.BROW[s])].mean(axis=0)
+        # how far each point moves with the brow, by its height above the upper lid: fully from
+        # halfway up to the brow, in proportion below that, a little on the lid, fading to
+        # nothing under the eye. Gates that stepped from lid to skin (the lid 0.12, the skin above 1.0, the
+        # skin below 0.3) folded the warp and tore the picture into a ragged outline around the
+        # eye. A raised brow stretches the lid's fold; a lowered one compresses it evenly (its
+        # ramp runs to the brow's top edge, so nothing is pushed over the lid: the warp cannot
+        # show skin hooding over skin) and leaves the lid where it is.
+        height = upper_v(u) - v
+        brow_low, brow_top = _curve(uv, L.BROW[s][:5]), _curve(uv, L.BROW[s][5:])
+        half_way = np.maximum(0.03, 0.5 * (upper_v(u) - brow_low(u)))  # lid to brow, halfway
+        lift = np.where(height >= 0, 0.12 + 0.88 * np.clip(height / half_way, 0.0, 1.0),
+                        0.12 * np.clip(1.0 + height / 0.3, 0.0, 1.0))
+        inner = gauss(uv[L.BROW_INNER[s]], 0.22) * lift
+        outer = gauss(uv[L.BROW_OUTER[s]], 0.25) * lift
+        span = np.maximum(0.05, upper_v(u) - brow_top(u))
+        lower = gauss(brow_c, 0.3) * np.clip(height / span, 0.0, 1.0)
+        drop = np.minimum(0.2, 0.75 * span - 0.04)  # with browDown's 0.04, under 0.8 of the span
+        add("browInnerUp", np.stack([np.zeros(n), -0.22 * inner], axis=1))
+        add(f"browOuterUp{s}", np.stack([np.zeros(n), -0.18 * outer], axis=1))
+        add(f"browDown{s}", np.stack([-0.1 * out * lower, 0.04 * lower], axis=1))
+        add(f"browLower{s}", np.stack([np.zeros(n), drop * lower], axis=1))
+
         meet = lower_v(u) - 0.2 * (lower_v(u) - upper_v(u))
         travel = np.maximum(0.0, lower_v(u) - upper_v(u))
         eye_c = uv[up_idx + low_idx].mean(axis=0)
@@ -210,8 +238,8 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         squint[up_idx] = 0.1 * travel[up_idx]
         add(f"eyeSquint{s}", np.stack([np.zeros(n), squint], axis=1))
         wide = np.zeros(n)
-        wide[up_idx] = -0.6 * travel[up_idx]
-        wide[crease] = (-0.4 * travel * falloff)[crease]
+        wide[up_idx] = -0.8 * travel[up_idx]
+        wide[crease] = (-0.55 * travel * falloff)[crease]
         add(f"eyeWide{s}", np.stack([np.zeros(n), wide], axis=1))
         for k in (L.EYE_UPPER[s][0], L.EYE_UPPER[s][-1]):  # the corners stay
             for name in (f"eyeBlink{s}", f"eyeSquint{s}", f"eyeWide{s}"):
@@ -235,17 +263,24 @@ def own_expression(blendshapes: np.ndarray) -> np.ndarray:
     return out
 
 
-def effective_weights(weights: np.ndarray, own: np.ndarray | None = None) -> np.ndarray:
+def effective_weights(weights: np.ndarray, own: np.ndarray | None = None, sealed: float = 0.0) -> np.ndarray:
     """(N, 52) FaceState weights → (N, C) channel weights (adds the derived ``seal``), counted
-    from the photo's own expression ``own``."""
-    w = np.asarray(weights, np.float32).reshape(-1, len(BLENDSHAPES))
+    from the photo's own expression ``own``; ``sealed`` closes the photo's own parted lips."""
+    w = np.array(weights, np.float32).reshape(-1, len(BLENDSHAPES))  # a copy: adjusted below
     if own is not None:
         w = w - own
     press = (w[:, INDEX["mouthPressLeft"]] + w[:, INDEX["mouthPressRight"]]) / 2
-    seal = np.clip(1.6 * press + 4.0 * w[:, INDEX["mouthClose"]] + 0.8 * w[:, INDEX["mouthRollLower"]]
+    seal = np.clip(sealed + 1.6 * press + 4.0 * w[:, INDEX["mouthClose"]] + 0.8 * w[:, INDEX["mouthRollLower"]]
                    + 0.6 * w[:, INDEX["mouthPucker"]], 0.0, 1.0)
+    # pressed lips hardly pucker: the lip tightener's pucker narrowed a pressed mouth into a
+    # pout that a face reader took for one
+    w[:, INDEX["mouthPucker"]] *= 1.0 - 0.75 * np.clip(press, 0.0, 1.0)
     lift = np.clip(w[:, INDEX["browInnerUp"]], 0.0, 1.0)
     lower = [w[:, INDEX[f"browDown{s}"]] * (1.0 - 0.8 * lift) for s in ("Left", "Right")]
+    # an upper lid raised under a lowered brow would be pushed into the lid's fold coming down
+    # (the warp folds there and tears the picture); the glare keeps the lid where it is
+    for s, down in zip(("Left", "Right"), lower):
+        w[:, INDEX[f"eyeWide{s}"]] *= 1.0 - np.clip(down, 0.0, 1.0)
     return np.stack([*w.T, seal, *lower], axis=1)
 
 

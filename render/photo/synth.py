@@ -122,14 +122,17 @@ def paint_mouth(frame: np.ndarray, xy: np.ndarray, rest_gap: float, iod: float, 
     depth = cv2.distanceTransform(dist, cv2.DIST_L2, 3)
     shade = np.clip(depth / max(1.0, 0.06 * iod), 0.0, 1.0)[..., None]
     cavity = np.array(pal.cavity, np.float32)
-    inside[:] = (cavity * (1.4 - 0.7 * shade)).clip(0, 255).astype(np.uint8)
+    inside[:] = (cavity * (1.2 - 0.7 * shade)).clip(0, 255).astype(np.uint8)
     width = float(np.hypot(*(up[-1] - up[0])))
-    tooth = min(0.13 * iod, 0.55 * max(gap, 1.0))
-    # tongue: low in the mouth, behind the lower teeth
-    centre = (lo[5] - up[5]) * 0.8 + up[5]
-    axes = (max(1.0, 0.3 * width), max(1.0, 0.3 * gap))
+    # the upper teeth show as a strip under the lip, not half the opening: a tall flat band
+    # read as a denture, not a mouth that has dropped open
+    tooth = min(0.08 * iod, 0.35 * max(gap, 1.0))
+    # tongue: low in the mouth, behind the lower teeth, filling down to the lower lip (half an
+    # ellipse left a dark band under it that read as a black outline)
+    centre = (lo[5] - up[5]) * 0.85 + up[5]
+    axes = (max(1.0, 0.32 * width), max(1.0, 0.3 * gap))
     cv2.ellipse(inside, (int(round((centre[0] - x0) * 8)), int(round((centre[1] - y0) * 8))),
-                (int(axes[0] * 8), int(axes[1] * 8)), 0, 180, 360, pal.tongue, -1, cv2.LINE_AA, SUB)
+                (int(axes[0] * 8), int(axes[1] * 8)), 0, 0, 360, pal.tongue, -1, cv2.LINE_AA, SUB)
     cv2.fillPoly(inside, [_pts(_band(up[1:-1], axis_y, tooth), origin)], pal.teeth, cv2.LINE_AA, SUB)
     lower_h = min(0.045 * iod, 0.22 * max(gap, 1.0))
     shaded = tuple(c * k for c, k in zip(pal.teeth, (0.78, 0.72, 0.66)))
