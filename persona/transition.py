@@ -5,14 +5,14 @@ agent's previous and the user's utterance (each one's emotion probabilities and 
 MiniLM tuned for affect, ``persona.context_encoder``), the user's perceived VAD and the
 preceding emotion; P = 1 + tanh(W_a·T + b_a) is how strongly this persona is moved and
 S = 0.5·tanh(W_s·T + b_s) where its responses lean, both from its temperament T (Mehrabian,
-``persona.temperament``). A classifier over [context features, preceding emotion, response VAD,
-temperament, preceding × temperament] names the response label. The heads are trained on PELD
-(``scripts/train_peld.py``, class-weighted for the rare emotions) and run here in numpy: an
-ensemble whose probabilities are averaged.
+``persona.temperament``). A classifier over [context features, preceding emotion, response VAD]
+names the response label: personality reaches it through the response VAD, as in Wen et al.
+The heads are trained on PELD (``scripts/train_peld.py``, class-weighted for the rare emotions)
+and run here in numpy: an ensemble whose probabilities are averaged.
 
 PELD's six speakers span temperaments of about ±0.2 and our personas ±0.6. P and S are bounded
-(tanh), so they take a persona's whole temperament; the label classifier's linear temperament
-terms would extrapolate beyond the data, so they see the nearest value PELD holds.
+(tanh), so they take a persona's whole temperament without extrapolating; linear temperament
+terms in the classifier would (and, learnt from six speakers, would name speakers, not traits).
 
 :class:`EmotionEngine` is the runtime: it adds the persona's mood (decay, contagion:
 ``persona.mood``) around the learned step.
@@ -54,7 +54,6 @@ class TransitionHead:
         self._w = {k[len(prefix):]: v for k, v in z.items() if k.startswith(prefix)}
         if not self._w:
             raise ValueError(f"transition head has no {prefix!r} weights; run scripts/train_peld.py")
-        self.temper_lo, self.temper_hi = z["temper_lo"], z["temper_hi"]
 
     def __call__(self, ctx: Context, pre_vad: np.ndarray, pre_label: np.ndarray,
                  temper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +63,6 @@ class TransitionHead:
         """
         w = self._w
         temper = np.asarray(temper, dtype=np.float32)
-        seen = np.clip(temper, self.temper_lo, self.temper_hi)
         onehot = np.eye(7, dtype=np.float32)[pre_label]
         x = np.hstack([ctx.agent_emo, ctx.user_emo, ctx.agent_vad, ctx.user_vad, onehot, pre_vad]).astype(np.float32)
         h = gelu(np.einsum("nd,kdh->knh", x, w["w1"]) + w["b1"][:, None, :])
@@ -77,9 +75,6 @@ class TransitionHead:
         r = np.clip(r, -1.0, 1.0)
         k = len(h)
         parts = [h, np.broadcast_to(x, (k, *x.shape)), r, np.broadcast_to(onehot, (k, *onehot.shape))]
-        if self.personality:
-            cross = (onehot[:, :, None] * seen[:, None, :]).reshape(len(onehot), -1)
-            parts += [np.broadcast_to(seen, (k, *seen.shape)), np.broadcast_to(cross, (k, *cross.shape))]
         logits = np.einsum("knd,kdc->knc", np.concatenate(parts, axis=2), w["wc"]) + w["bc"][:, None, :]
         logits -= logits.max(axis=2, keepdims=True)
         probs = np.exp(logits)

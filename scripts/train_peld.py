@@ -7,9 +7,9 @@ emotion probabilities and text VAD from MiniLM tuned for affect, see ``persona.c
 and ``scripts/tune_encoder.py``, which must run first), the preceding emotion as an input, and
 the temperament (Mehrabian), and predicts ``response VAD = preceding + P ⊙ Δ + S`` (P = 1 +
 tanh(3×3 adaptation of the temperament), S = a bounded temperament shift) plus the response
-label from a classifier over [context features, preceding emotion, response VAD, temperament,
-preceding × temperament]. Loss: class-weighted cross-entropy (PELD is 43% neutral; weights
-(1/freq)^alpha) + squared error of the VAD to the label's prototype.
+label from a classifier over [context features, preceding emotion, response VAD]. Loss:
+class-weighted cross-entropy (PELD is 43% neutral; weights (1/freq)^alpha) + squared error of
+the VAD to the label's prototype.
 
 The same script trains the ablation "transition without personality" (P ≡ 1, S ≡ 0, no
 temperament inputs) on the same encoder with the same procedure, so ``agent bench emotion``
@@ -126,10 +126,6 @@ def main() -> int:
         for key in members[0]:
             arrays[f"{variant}_{key}"] = np.stack([m[key] for m in members]).astype(np.float16)
         meta[f"{variant}_epochs"] = len(members)
-    # the temperaments PELD's six speakers span: the label classifier's linear temperament
-    # terms see the nearest of them at run time, so a persona beyond them does not extrapolate
-    temper = temperament(tr.traits)
-    arrays["temper_lo"], arrays["temper_hi"] = temper.min(0), temper.max(0)
     np.savez_compressed(args.out, **arrays)
     args.out.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB) in {time.time() - t0:.0f}s")

@@ -47,7 +47,7 @@ def transition_module(persona: bool, hidden: int) -> Any:
                 nn.init.zeros_(lin.weight)
                 nn.init.zeros_(lin.bias)
             # the context features reach the label directly too (a linear path beside the hidden one)
-            self.cls = nn.Linear(hidden + 30 + 3 + 7 + (3 + 21 if persona else 0), 7)
+            self.cls = nn.Linear(hidden + 30 + 3 + 7, 7)
 
         def forward(self, pa, pu, avad, uvad, oh, pre, temp):  # noqa: ANN001, ANN201, PLR0913
             x = torch.cat([pa, pu, avad, uvad, oh, pre], 1)
@@ -58,9 +58,9 @@ def transition_module(persona: bool, hidden: int) -> Any:
             else:
                 r = pre + d
             r = torch.clamp(r, -1, 1)
+            # personality reaches the label through the response VAD only (as in Wen et al.):
+            # linear temperament terms learnt from six speakers would name speakers, not traits
             z = [nn.functional.dropout(h, 0.2, self.training), x, r, oh]
-            if self.persona:
-                z += [temp, (oh[:, :, None] * temp[:, None, :]).flatten(1)]
             return self.cls(torch.cat(z, 1)), r
 
     return Head()
