@@ -53,6 +53,8 @@ class PipelineOptions:
     plugin_policy: str = "disable"
     fps: float = 30.0
     size: tuple[int, int] = (512, 512)
+    # live video frames drawn per render call (agent.face_loop.LiveVideo); None: its default
+    live_batch: int | None = None
     seed: int = 0
     llm_backend: str | None = None
     tts_backend: str | None = None  # "espeak" or "piper" instead of the persona's
@@ -114,6 +116,7 @@ class Pipeline:
     # input stages whose end (file consumed, stdin closed) ends the session once the agent is done
     ends_with: tuple[str, ...] = ("hearing", "keyboard")
     fps: float = 30.0
+    live_batch: int | None = None
     notices: list[str] = field(default_factory=list)
     owned: list[Any] = field(default_factory=list)  # closed with the pipeline (its own models)
     _io_closed: bool = field(default=False, repr=False)
@@ -268,7 +271,7 @@ async def build_pipeline(persona: Persona, opts: PipelineOptions, bus: EventBus,
     other sessions (default: this session loads its own and closes them with the pipeline)."""
     own = models is None
     models = models or Models()
-    p = Pipeline(persona=persona, fps=opts.fps)
+    p = Pipeline(persona=persona, fps=opts.fps, live_batch=opts.live_batch)
     progress(f"starting {persona.display_name} ({persona.name})")
     try:
         if opts.mode == "conversation" and (opts.plugins or persona.plugins):

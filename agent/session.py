@@ -27,7 +27,7 @@ from agent.core.clock import SessionClock
 from agent.core.loop_monitor import LoopMonitor
 from agent.core.stages import Message
 from agent.core.tasks import TaskOwner
-from agent.face_loop import FaceLoop, LiveVideo
+from agent.face_loop import LIVE_BATCH, FaceLoop, LiveVideo
 from agent.pipeline import Pipeline
 from agent.recorder import EventLog
 from agent.responder import Responder, TurnTimes
@@ -80,7 +80,8 @@ class Session:
             bus=self.bus, clock=self.clock, dialogue=p.dialogue, tts=p.tts, voice=p.persona.voice,
             output=p.output, animator=p.animator, turn=self.turn, on_chunk=self._on_chunk,
             on_cut=self._on_cut, on_text=on_text)
-        self.live = LiveVideo(p.renderer, p.live_sinks) if p.live_sinks and p.renderer else None
+        self.live = LiveVideo(p.renderer, p.live_sinks, batch=p.live_batch or LIVE_BATCH) \
+            if p.live_sinks and p.renderer else None
         self.face_loop = None
         if p.animator is not None:
             self.face_loop = FaceLoop(self.clock, p.animator, p.fps, p.recording, self.live,
