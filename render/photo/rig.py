@@ -113,7 +113,6 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
     # a dropped jaw draws the mouth's corners in: the opening is tall, not a wide grin (the
     # face reader took a smiling portrait's wide opening for a smile)
     draw_in = -(u - mouth_c[0]) * gauss(mouth_c, 1.2 * half_w) * np.where(below | lower, 0.0, 1.0)
-    draw_in[lower] = 0.0
     for s in L.SIDES:
         draw_in[L.MOUTH_CORNER[s]] = -(u[L.MOUTH_CORNER[s]] - mouth_c[0]) * 0.6
     draw_in[468:] = 0.0
@@ -214,12 +213,12 @@ def blendshape_basis(points: np.ndarray) -> tuple[np.ndarray, FaceFrame]:
         inner = gauss(uv[L.BROW_INNER[s]], 0.22) * lift
         outer = gauss(uv[L.BROW_OUTER[s]], 0.25) * lift
         span = np.maximum(0.05, upper_v(u) - brow_top(u))
-        lower = gauss(brow_c, 0.3) * np.clip(height / span, 0.0, 1.0)
+        lowered = gauss(brow_c, 0.3) * np.clip(height / span, 0.0, 1.0)  # moves with a lowered brow
         drop = np.minimum(0.2, 0.75 * span - 0.04)  # with browDown's 0.04, under 0.8 of the span
         add("browInnerUp", np.stack([np.zeros(n), -0.22 * inner], axis=1))
         add(f"browOuterUp{s}", np.stack([np.zeros(n), -0.18 * outer], axis=1))
-        add(f"browDown{s}", np.stack([-0.1 * out * lower, 0.04 * lower], axis=1))
-        add(f"browLower{s}", np.stack([np.zeros(n), drop * lower], axis=1))
+        add(f"browDown{s}", np.stack([-0.1 * out * lowered, 0.04 * lowered], axis=1))
+        add(f"browLower{s}", np.stack([np.zeros(n), drop * lowered], axis=1))
 
         meet = lower_v(u) - 0.2 * (lower_v(u) - upper_v(u))
         travel = np.maximum(0.0, lower_v(u) - upper_v(u))
