@@ -35,6 +35,10 @@ FILLERS = frozenset({"uh", "um", "er", "erm", "ah", "oh", "hm", "hmm", "mm", "hu
 # a word that, even alone, asks the agent to stop and listen
 STOP_WORDS = frozenset({"wait", "stop", "no", "nope", "sorry", "hold", "hang", "hey", "what", "why", "how",
                         "but", "actually", "excuse", "pardon", "listen", "look", "please", "enough"})
+# a question's first word: an utterance over the agent that opens with one is the user taking the
+# turn ("Can I ask...", "Do you mean..."), whatever the sound of its first 200 ms resembled
+QUESTION_OPENERS = frozenset({"can", "could", "would", "will", "do", "does", "did", "is", "are", "should",
+                              "what", "why", "how", "where", "who", "when", "which"})
 _FILLER_END = frozenset({
     "and", "but", "or", "so", "because", "the", "a", "an", "to", "of", "with", "for", "in", "on",
     "at", "that", "which", "if", "um", "uh", "er", "like", "my", "your", "is", "was", "i", "then",
@@ -99,9 +103,10 @@ def onset_verdict(text: str) -> bool | None:
 
 def calls_to_stop(text: str) -> bool:
     """The first words of an onset ask the agent to stop and listen: a stop word ("Wait",
-    "Sorry", "No") or a question."""
+    "Sorry", "No") or a question (its opening word, or its question mark)."""
     words = words_of(text)
-    return bool(words) and (words[0] in STOP_WORDS or text.rstrip().endswith("?") and not is_backchannel(text))
+    return bool(words) and (words[0] in STOP_WORDS | QUESTION_OPENERS
+                            or text.rstrip().endswith("?") and not is_backchannel(text))
 
 
 def held_look(text: str) -> Look:

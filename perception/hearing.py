@@ -120,6 +120,11 @@ class HearingListener(Protocol):
     def onset_under_way(self) -> bool:
         """A user onset over the agent is being judged: its frames are not the agent's echo."""
 
+    @property
+    def looking(self) -> bool:
+        """Whether the agent must go quiet is being decided now, by looks at Whisper that must
+        not wait for a transcription."""
+
     async def frame(self, frame: HeardFrame) -> None: ...
 
     async def speech_started(self, onset: float) -> None: ...
@@ -218,7 +223,9 @@ class Hearing:
         heard = 0.0 if echo_only or (unsure and not self.segmenter.in_speech) else prob
         for e in self.segmenter.feed(frame.t, verdict.cleaned, heard):
             await self._handlers[type(e)](e)
-        if self.segmenter.quiet_frames == self.config.early_after_frames:
+        # an early reading holds Whisper for 100-300 ms: not while a barge-in look is due
+        if self.segmenter.quiet_frames == self.config.early_after_frames and \
+                not (self.listener is not None and self.listener.looking):
             self._start_early()
         if self.segmenter.quiet_frames == PAUSE_FRAMES:  # a pause between phrases, or the end
             pause = PAUSE_FRAMES * FRAME_S

@@ -42,3 +42,39 @@ async def test_the_next_utterance_is_heard_while_the_last_one_is_transcribed() -
     # the second utterance began while the first one's words were still being written
     assert kinds[:3] == [("UserSpeechStarted", ""), ("UserSpeechStarted", ""), ("Transcript", "first words")], kinds
     assert ("Transcript", "second words") in kinds
+
+
+class _Judging:
+    """A listener that is (or is not) deciding a barge-in the whole time."""
+
+    def __init__(self, looking: bool) -> None:
+        self.looking = looking
+        self.onset_under_way = looking
+
+    async def frame(self, frame: object) -> None: ...
+
+    async def speech_started(self, onset: float) -> None: ...
+
+    async def speech_ended(self, segment: object) -> None: ...
+
+    async def heard(self, heard: object, now: float) -> None: ...
+
+    async def input_ended(self, now: float) -> None: ...
+
+
+@pytest.mark.parametrize("looking", [False, True])
+async def test_no_early_reading_holds_whisper_while_a_barge_in_look_is_due(looking: bool) -> None:
+    """An early reading holds Whisper for 100-300 ms; a barge-in look waiting behind it made the
+    agent go quiet up to 0.5 s late on the wall clock. A short dip inside the user's words
+    starts one only when no look is due."""
+    from perception.hearing import Hearing
+
+    rng = np.random.default_rng(0)
+    talk = (0.1 * rng.standard_normal(int(0.3 * SAMPLE_RATE))).astype(np.float32)
+    audio = np.concatenate([np.zeros(3200, np.float32), talk, np.zeros(1600, np.float32), talk,
+                            np.zeros(int(0.6 * SAMPLE_RATE), np.float32)])
+    asr = FakeASR("wait I have a question")
+    hearing = Hearing(EventBus(), ArrayAudioSource(audio), asr, FakeVAD(), None, listener=_Judging(looking))
+    await hearing.run()
+    # the dip's early reading (went on from) and the utterance's own, or the utterance's alone
+    assert len(asr.heard) == (1 if looking else 2), asr.heard

@@ -200,6 +200,15 @@ def test_onset_verdicts() -> None:
     assert onset_verdict("") is None and onset_verdict("So") is False
 
 
+def test_a_question_or_a_stop_word_calls_to_stop() -> None:
+    from agent.turns import calls_to_stop
+
+    assert calls_to_stop("Wait.") and calls_to_stop("Sorry") and calls_to_stop("Can I? Can I")
+    assert calls_to_stop("Do you") and calls_to_stop("Is that so")
+    assert not calls_to_stop("Yeah. Yeah.") and not calls_to_stop("Okay?") and not calls_to_stop("and I")
+    assert not calls_to_stop("")
+
+
 def test_what_follows_a_held_acknowledgement() -> None:
     from agent.turns import held_look
 

@@ -212,6 +212,8 @@ def _barge(suite: Suite, opts: BenchOptions, asr: object, vad: object, rng: np.r
                 wall.append((first.wall_decided - first.wall_onset) * 1000)
         if wall:
             suite.timings.append(Timing(f"barge-in: agent quiet after onset, {name} (wall clock)", wall, "ms"))
+        suite.figures.append(Figure(f"{name}: turns stopping the agent < 300 ms on the wall clock ({len(lines)} lines)",
+                                    sum(w < 300 for w in wall) / len(lines)))
         if quiet_after:
             suite.timings.append(Timing(f"barge-in: agent quiet after onset, {name} (input clock)", quiet_after, "ms"))
             suite.timings.append(Timing(f"barge-in looks, {name} (compute)", looks, "ms"))
