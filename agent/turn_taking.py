@@ -236,11 +236,9 @@ def onset_look(head: Any, p: float, since_onset: float, hum: bool = False,
     deadline — and the utterance's words then decide. The sound alone never takes the turn
     away: a confident mistake on a voice the head never heard costs a pause, not the reply.
     ``hum``: the onset sounds like a closed-mouth murmur (``perception.hum``), an acknowledgement
-    when the head leans that way too (past the middle of its unsure band): a nasal onset with a
-    close vowel ("Can you...", "What do you...", "Mmm, no") sounds like a murmur as well, and
-    then the head is the only one that can tell. ``decide_by``: an earlier deadline than the
-    head's own."""
-    if p >= head.hold_above or hum and p >= (head.pause_below + head.hold_above) / 2:
+    unless the head is sure it is not one (a quiet "What d-" under the agent's echo can sound
+    like a murmur too). ``decide_by``: an earlier deadline than the head's own."""
+    if p >= head.hold_above or hum and p > head.pause_below:
         return Look.ACK
     deadline = head.decide_by if decide_by is None else min(head.decide_by, decide_by)
     if p <= head.pause_below or since_onset + FRAME_S > deadline + 1e-9:
