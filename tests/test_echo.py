@@ -95,3 +95,49 @@ def test_with_headphones_a_user_who_sounds_like_the_agent_does_not_lock_the_gate
             verdicts.append(echo.assess(mic[i:i + FRAME], t))
         assert echo.delay is None, word
         assert all(v.certain for v in verdicts[int(4.5 / FRAME_S):] if v.playing), word
+
+
+
+def test_the_solved_path_is_the_rooms_own() -> None:
+    """A room with a known response (delay, a soft low-pass, a short tail): with the adaptive
+    filter held still (``mu`` 0), the least-squares solution alone finds it."""
+    from scipy.signal import lfilter
+
+    agent = _babble(2.0, seed=4)
+    ir = np.zeros(1200)
+    ir[:3] = 0.6, 0.25, -0.1
+    ir[200:] = 0.05 * np.exp(-np.arange(1000) / 250.0) * np.random.default_rng(5).standard_normal(1000)
+    delay = int(0.06 * SAMPLE_RATE)
+    mic = np.random.default_rng(3).standard_normal(len(agent)).astype(np.float32) * 1e-3
+    mic[delay:] += lfilter(ir, [1.0], agent)[:len(agent) - delay].astype(np.float32)
+    echo = EchoReference(mu=0.0)
+    echo.push(agent, SAMPLE_RATE, 0.0)
+    _run(mic, echo)
+    assert echo.delay is not None and echo.solves > 0
+    h = np.concatenate([np.fft.irfft(w)[:FRAME] for w in echo._W])
+    start = int(round((echo.delay - echo.pre) * SAMPLE_RATE))
+    truth = np.zeros_like(h)
+    truth[delay - start:delay - start + len(ir)] = ir
+    assert float(np.sum((h - truth) ** 2) / np.sum(truth ** 2)) < 0.05  # -13 dB; none solved: 1.0
+
+
+def test_speech_in_a_room_is_learnt_sooner_for_solving_it() -> None:
+    """The agent's espeak voice in the benches' room: the gate is sure of the echo some 0.3 s
+    sooner when it also solves the path (2.6 s into the reply instead of 2.9)."""
+    from agent.bench.speech import espeak, mix, room_echo
+
+    agent = espeak("Photosynthesis turns light into chemical energy, and plants store it as sugar "
+                   "for later use in the night.", voice="en-us+f3", pitch=70)
+    mic = mix(0.5 + len(agent) / SAMPLE_RATE, [(0.5, room_echo(agent), 1.0)], noise_db=-45.0, seed=0)
+
+    def learnt_at(solve_every: int) -> float:
+        echo = EchoReference()
+        echo.solve_every = solve_every
+        echo.push(agent, SAMPLE_RATE, 0.5)
+        for i in range(0, len(mic) - FRAME + 1, FRAME):
+            echo.assess(mic[i:i + FRAME], i / SAMPLE_RATE)
+            if echo.converged:
+                return i / SAMPLE_RATE
+        return float("inf")
+
+    assert learnt_at(8) + 0.2 < learnt_at(1 << 30) < float("inf")
