@@ -180,8 +180,11 @@ class TurnTaker:
             look = self._verdict(p, self._now - min(self.barge.onset, self._heard_from), hum)
             if look is Look.ACK and not hum:
                 # the sound says acknowledgement; if the words say "stop", "wait", "what?" — more
-                # reliable than Whisper's guesses at acknowledgements — the agent pauses instead
-                look = Look.UNSURE if calls_to_stop(await self.hearing.glance(audio)) else look
+                # reliable than Whisper's guesses at acknowledgements — the agent pauses instead.
+                # They are read from the first sign of the voice: without the breath of an "h"
+                # Whisper hears "Hold on" as "all the"
+                words = self.hearing.audio_since(min(self.barge.onset, self._heard_from))
+                look = Look.UNSURE if calls_to_stop(await self.hearing.glance(words)) else look
         self._check_s += loop.time() - start
         log.debug("barge-in look: %s", look.value)
         action = self.barge.resolve(look, self._now)

@@ -168,6 +168,7 @@ class TurnConfig:
     # a dip shorter than this (between syllables, or the agent's echo masking one) keeps the onset
     barge_in_gap: float = 0.2
     word_min: float = 0.128  # a short word over the agent ("Wait," "No,") is looked at when it ends
+    dip_look_voiced: float = 0.09  # an onset heard this long is looked at on time even in a dip
     backchannel_max: float = 1.0  # a held backchannel that goes on this long interrupts after all
     backchannel_gap: float = 0.30  # silence that ends a held backchannel
     lone_word_max: float = 0.5  # a paused utterance of one word no longer than this is no turn,
@@ -437,6 +438,13 @@ class BargeIn:
         if self.can_check and not self._rechecked and self._last_speech - self.onset >= self.config.word_min \
                 and abs(self._last_speech - t) < 1e-6:
             self._rechecked = True
+            self.state = BargeState.CHECKING
+            return BargeAction.CHECK
+        # an onset heard long enough is looked at when its look is due, dip or not: a soft word
+        # under loud echo ("Let me": the gate hears the "e" but loses the "t" and the "m") would
+        # otherwise wait for the next loud syllable
+        if self.can_check and not self._rechecked and t_end + 1e-9 >= self._check_at \
+                and self._voiced + 1e-9 >= self.config.dip_look_voiced:
             self.state = BargeState.CHECKING
             return BargeAction.CHECK
         if t_end - self._last_speech > self.config.barge_in_gap:

@@ -190,6 +190,13 @@ def test_a_short_word_is_looked_at_when_it_ends() -> None:
     assert _frames(short, "##.....") == []  # a click
 
 
+def test_an_onset_the_gate_half_loses_is_looked_at_on_time() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18, word_min=0.128, dip_look_voiced=0.09))
+    # "Let me" under loud echo: the "e" heard, the "t" and the "m" lost; looked at when due
+    assert _frames(b, "###....") == [(0.192, BargeAction.CHECK)]
+    assert _frames(BargeIn(TurnConfig(barge_in=0.18, dip_look_voiced=0.09)), "##.....") == []  # a click
+
+
 def test_onset_verdicts() -> None:
     from agent.turns import onset_verdict
 
