@@ -7,12 +7,7 @@ the monotonic clock the microphone frames are mapped to). Per microphone frame t
    256 ms of microphone against what was played;
 2. cancels the echo with a short frequency-domain adaptive filter (constrained MDF, 32 ms
    partitions covering the room's tail) aligned at that delay, adapting while the microphone
-   clearly hears only the agent and nearly freezing during double talk. Until it has learnt the
-   room, every quarter second the path is also solved outright by least squares over the
-   playback heard so far (up to 3 s), and taken when it explains that playback better: speech
-   is so coloured that an adaptive filter learns its quieter bands slowly, and on the bench's
-   room the gate is sure of the echo some 0.3 s sooner (2.6 s into the agent's first reply
-   instead of 2.9) and leaves less of it between words;
+   clearly hears only the agent and nearly freezing during double talk;
 3. reports the share of the frame's energy (above the noise floor) the echo does not explain,
    and the cleaned frame for the VAD and ASR.
 
@@ -72,11 +67,6 @@ class EchoReference:
         self._quiet: collections.deque[float] = collections.deque(maxlen=312)
         self.erle_residual = 1.0
         self.converged = False
-        # frames heard since the delay was found, for the least-squares solution (3 s at most)
-        self._heard: collections.deque[tuple[float, np.ndarray]] = collections.deque(maxlen=94)
-        self.solve_every = 8  # frames
-        self._unsolved = 0
-        self.solves = 0  # solutions taken: how the path was learnt, for tests and benches
         self._chunks: collections.deque[tuple[float, np.ndarray]] = collections.deque()
         self._lock = threading.Lock()  # push() comes from the playback path, assess() from hearing
         self._mic: collections.deque[np.ndarray] = collections.deque(maxlen=8)
@@ -147,14 +137,6 @@ class EchoReference:
             # (headphones, a muted speaker) and the microphone is all user
             sure = t - self._playing_since > self.settle
             return EchoVerdict(1.0, True, None, None, d, sure, self._above_floor(d))
-        if not self.converged:
-            if self._heard and abs(t - self._heard[-1][0] - frame_s) > frame_s / 2:
-                self._heard.clear()  # the frames must run on unbroken
-            self._heard.append((t, d))
-            self._unsolved += 1
-            if self._unsolved >= self.solve_every:
-                self._unsolved = 0
-                self._solve()
         base = t - max(0.0, self.delay - self.pre)
         X = np.stack([np.fft.rfft(self.reference(base - (k + 1) * frame_s, 2 * FRAME))
                       for k in range(self.taps)])
@@ -190,39 +172,6 @@ class EchoReference:
             if d_e > self.double_talk_ratio * max(echo_e, floor):
                 certain, residual = True, max(residual, 1.0 - echo_e / d_e)
         return EchoVerdict(residual, True, self.delay, self.gain, out, certain, self._above_floor(out))
-
-    def _solve(self) -> None:
-        """Solve the echo path by least squares (the normal equations of the heard frames
-        against what was played; Toeplitz, so Levinson's recursion) and take it if it leaves
-        less of those frames than the adaptive filter does."""
-        from scipy.linalg import solve_toeplitz
-        from scipy.signal import fftconvolve
-
-        assert self.delay is not None
-        t0 = self._heard[0][0]
-        mic = np.concatenate([frame for _, frame in self._heard]).astype(np.float64)
-        taps = self.taps * FRAME
-        lag = max(0.0, self.delay - self.pre)
-        x = self.reference(t0 - lag - taps / SAMPLE_RATE, len(mic) + taps).astype(np.float64)
-        size = 1 << int(np.ceil(np.log2(2 * len(x))))
-        fx = np.fft.rfft(x, size)
-        r = np.fft.irfft(np.abs(fx) ** 2, size)[:taps]
-        # p[j] = sum_n mic[n] x[n + taps - j]: the microphone against the reference j samples back
-        p = np.fft.irfft(np.fft.rfft(mic, size) * np.conj(fx), size)[size - taps:]
-        if r[0] <= 1e-9:
-            return
-        r[0] *= 1.001  # a little diagonal loading: the reference's quiet bands stay near zero
-        h = solve_toeplitz(r, p)
-        current = np.concatenate([np.fft.irfft(w)[:FRAME] for w in self._W])
-
-        def left(ir: np.ndarray) -> float:
-            e = mic - fftconvolve(x, ir)[taps:taps + len(mic)]
-            return float(np.dot(e, e))
-
-        if left(h) < left(current):
-            self._W = np.fft.rfft(np.concatenate([h.reshape(self.taps, FRAME), np.zeros((self.taps, FRAME))], axis=1),
-                                  axis=1)
-            self.solves += 1
 
     def _above_floor(self, frame: np.ndarray) -> float:
         """dB of ``frame``'s energy over the room's noise: the quietest frame heard while nothing
@@ -268,7 +217,6 @@ class EchoReference:
                 if self._moved >= 6:
                     self.delay, self._moved = delay, 0
                     self._W[:] = 0
-                    self._heard.clear()
                     self.erle_residual, self.converged = 1.0, False
             else:
                 self._moved = 0
