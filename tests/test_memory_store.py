@@ -224,3 +224,22 @@ def test_a_repeated_fact_is_merged_and_a_new_name_replaces_the_old(tmp_path):
     assert facts["event"].created < facts["event"].seen
     assert facts["name"].value == "Samantha" and len(store.facts("sam")) == 3
     store.close()
+
+
+def test_a_new_file_another_process_holds_is_waited_for(tmp_path):
+    """Switching a new file to WAL needs it to itself and SQLite says "locked" at once, without
+    its busy wait: a second session starting beside the first must wait, not fail."""
+    import sqlite3
+    import threading
+
+    from agent.memory.schema import connect
+
+    path = tmp_path / "memory.sqlite3"
+    first = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    first.execute("BEGIN IMMEDIATE")  # another process in the middle of creating the file
+    first.execute("CREATE TABLE t (x)")
+    threading.Timer(0.3, lambda: first.execute("COMMIT")).start()
+    con = connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    con.close()
+    first.close()

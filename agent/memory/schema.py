@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from agent.core.errors import UserError
+
+BUSY_TIMEOUT_S = 10.0  # how long a writer waits for another process's transaction
 
 Migration = Sequence[str]  # SQL statements
 
@@ -78,13 +81,13 @@ def connect(path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> sqlite3
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fresh = not path.exists()
     try:
-        con = sqlite3.connect(path, timeout=10.0, isolation_level=None)  # transactions are explicit
+        con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)  # transactions are explicit
     except sqlite3.Error as e:
         raise StoreError(f"{path}: cannot open the memory database ({e})") from None
     try:
         if fresh:
             os.chmod(path, 0o600)  # memories are personal; SQLite gives the WAL the same mode
-        con.execute("PRAGMA journal_mode=WAL")
+        _to_wal(con, BUSY_TIMEOUT_S)
         con.execute("PRAGMA synchronous=FULL")
         con.execute("PRAGMA foreign_keys=ON")
         con.execute("PRAGMA secure_delete=ON")
@@ -97,6 +100,21 @@ def connect(path: Path, migrations: Sequence[Migration] = MIGRATIONS) -> sqlite3
         con.close()
         raise
     return con
+
+
+def _to_wal(con: sqlite3.Connection, timeout: float) -> None:
+    """Switch to write-ahead logging. The switch needs the file to itself and SQLite answers
+    "database is locked" at once, without its busy wait, while another process opens the same
+    new file (two sessions of one user starting together): so wait here, as the busy timeout would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def version(con: sqlite3.Connection) -> int:
