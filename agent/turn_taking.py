@@ -177,14 +177,15 @@ class TurnTaker:
             p, hum = await asyncio.to_thread(self._sound, audio)
             # the deadline runs from the first sign of the voice, which may be a frame or two
             # before the onset the echo gate let through: the agent must be quiet 300 ms after it
-            look = self._verdict(p, self._now - min(self.barge.onset, self._heard_from), hum)
+            first_sign = min(self.barge.onset, self._heard_from)
+            look = self._verdict(p, self._now - first_sign, hum)
             if look is Look.ACK and not hum:
                 # the sound says acknowledgement; if the words say "stop", "wait", "what?" — more
                 # reliable than Whisper's guesses at acknowledgements — the agent pauses instead.
                 # They are read from the first sign of the voice: without the breath of an "h"
                 # Whisper hears "Hold on" as "all the"
-                words = self.hearing.audio_since(min(self.barge.onset, self._heard_from))
-                look = Look.UNSURE if calls_to_stop(await self.hearing.glance(words)) else look
+                words = await self.hearing.glance(self.hearing.audio_since(first_sign))
+                look = Look.UNSURE if calls_to_stop(words) else look
         self._check_s += loop.time() - start
         log.debug("barge-in look: %s", look.value)
         action = self.barge.resolve(look, self._now)

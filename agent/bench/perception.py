@@ -197,7 +197,7 @@ def _barge(suite: Suite, opts: BenchOptions, asr: object, vad: object, rng: np.r
         for say in says:
             for line in lines:
                 first = _listen(agent, say(line), asr, vad, rng)
-                if first is not None and first.onset >= USER_AT - 0.05 and first.outcome == "interrupt":
+                if _cut_in(first, USER_AT):
                     quiet_after.append((first.decided_at - USER_AT) * 1000)
                     looks.append(first.check_s * 1000)
                 stopped.append(_stopped(first, USER_AT))
@@ -249,10 +249,14 @@ def _barge(suite: Suite, opts: BenchOptions, asr: object, vad: object, rng: np.r
                        f"and -45 dBFS noise; the user at half level {USER_AT - AGENT_AT:.0f} s in")
 
 
+def _cut_in(first: Any, user_at: float) -> bool:
+    """The user's turn interrupted the agent (and nothing before it did)."""
+    return first is not None and first.onset >= user_at - 0.05 and first.outcome == "interrupt"
+
+
 def _stopped(first: Any, user_at: float) -> bool:
-    """The user's turn made the agent go quiet within 300 ms of their onset (and nothing before it did)."""
-    return first is not None and first.onset >= user_at - 0.05 and first.outcome == "interrupt" \
-        and first.decided_at - user_at < 0.3
+    """The user's turn made the agent go quiet within 300 ms of their onset."""
+    return _cut_in(first, user_at) and first.decided_at - user_at < 0.3
 
 
 def _mix_echo(agent: np.ndarray, rng: np.random.Generator) -> np.ndarray:
