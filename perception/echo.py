@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perception.audio_source import FRAME, SAMPLE_RATE
+from perception.echo_bound import EchoBound, band_power
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,9 @@ class EchoReference:
         # the room's noise as heard while nothing plays (the quietest of the last 10 s of such
         # frames): during a long reply the quietest recent frame is the echo's, not the room's
         self._quiet: collections.deque[float] = collections.deque(maxlen=312)
+        self._quiet_bands: collections.deque[np.ndarray] = collections.deque(maxlen=312)  # ... per band
+        self.bound = EchoBound()  # the loudest echo per band: a voice over an echo not learnt yet
+        self._tail_rows = int(np.ceil(room_tail * SAMPLE_RATE / (FRAME // 2)))  # the bound's tail, half frames
         self.erle_residual = 1.0
         self.converged = False
         self._chunks: collections.deque[tuple[float, np.ndarray]] = collections.deque()
@@ -127,6 +131,7 @@ class EchoReference:
         if not self.playing(t - self.max_delay - self.taps * frame_s, t + frame_s):
             self._levels.append(float(np.dot(d, d)))
             self._quiet.append(float(np.dot(d, d)))
+            self._quiet_bands.append(band_power(d))
             self._playing_since = None
             return EchoVerdict(1.0, False, self.delay, self.gain, d, True, self._above_floor(d))
         if self._playing_since is None:
@@ -164,14 +169,28 @@ class EchoReference:
             self.erle_residual = 0.9 * self.erle_residual + 0.1 * residual
             # learnt well enough to tell the user from the echo; it stays learnt until the path moves
             self.converged = self.erle_residual < self.converged_below
+        voice = self._over_bound(d, t)  # learnt on every frame; it decides only while the filter learns
         certain = self.converged
         if not certain and self.gain is not None:
             # not learnt yet, but the path's delay and level are: far more energy than the echo
-            # at that level could bring is someone talking over it (a Geigel-style test)
+            # at that level could bring is someone talking over it (a Geigel-style test), and so
+            # is energy in bands where what was just played could have made next to none
             echo_e = self.gain ** 2 * float(np.dot(ref_now := self.reference(t - self.delay, FRAME), ref_now))
             if d_e > self.double_talk_ratio * max(echo_e, floor):
                 certain, residual = True, max(residual, 1.0 - echo_e / d_e)
+            elif voice > 0.0:
+                certain, residual = True, max(residual, voice)
         return EchoVerdict(residual, True, self.delay, self.gain, out, certain, self._above_floor(out))
+
+    def _over_bound(self, d: np.ndarray, t: float) -> float:
+        """``EchoBound.unexplained`` for mic frame ``d`` at ``t``: what was played over the
+        delay and the room's tail, in half-frame steps."""
+        assert self.delay is not None
+        hop = FRAME // 2
+        span = self.reference(t - self.delay - self._tail_rows * hop / SAMPLE_RATE, self._tail_rows * hop + FRAME)
+        played = np.lib.stride_tricks.sliding_window_view(span, FRAME)[::hop]
+        noise = np.min(self._quiet_bands, axis=0) if self._quiet_bands else np.zeros(len(self.bound.gain))
+        return self.bound.unexplained(d, played, noise)
 
     def _above_floor(self, frame: np.ndarray) -> float:
         """dB of ``frame``'s energy over the room's noise: the quietest frame heard while nothing
@@ -217,6 +236,7 @@ class EchoReference:
                 if self._moved >= 6:
                     self.delay, self._moved = delay, 0
                     self._W[:] = 0
+                    self.bound.reset()
                     self.erle_residual, self.converged = 1.0, False
             else:
                 self._moved = 0

@@ -95,3 +95,31 @@ def test_with_headphones_a_user_who_sounds_like_the_agent_does_not_lock_the_gate
             verdicts.append(echo.assess(mic[i:i + FRAME], t))
         assert echo.delay is None, word
         assert all(v.certain for v in verdicts[int(4.5 / FRAME_S):] if v.playing), word
+
+
+def test_a_user_who_cuts_in_while_the_gate_still_learns_is_heard_at_once() -> None:
+    """2 s into the agent's first reply the filter has not learnt the room (its cancelling says
+    little yet), and the user's voice is no louder than the echo; but it fills bands the agent's
+    sound leaves empty at that moment. Most of the first 160 ms of the user must be heard as a
+    voice (the agent has to go quiet within 300 ms); the echo alone never two frames running."""
+    from agent.bench.speech import espeak, mix, room_echo
+
+    agent = espeak("Photosynthesis turns light into chemical energy, and plants store it as sugar "
+                   "for later use in the night.", voice="en-us+f3", pitch=70)
+
+    def voice_frames(user: str | None) -> list[float]:
+        parts = [(0.5, room_echo(agent), 1.0)] + ([(2.5, espeak(user), 0.5)] if user else [])
+        mic = mix(6.0, parts, noise_db=-45, seed=4)
+        echo = EchoReference()
+        echo.push(agent, SAMPLE_RATE, 0.5)
+        heard = []
+        for i in range(0, len(mic) - FRAME + 1, FRAME):
+            v = echo.assess(mic[i:i + FRAME], i / SAMPLE_RATE)
+            if v.playing and v.certain and v.residual > 0.5 and not echo.converged:
+                heard.append(i / SAMPLE_RATE)
+        return heard
+
+    for line in ("Let me stop you there.", "Sorry, can I ask something?"):
+        assert sum(2.5 <= t < 2.66 for t in voice_frames(line)) >= 3, line
+    alone = voice_frames(None)
+    assert not any(b - a < FRAME_S * 1.5 for a, b in zip(alone, alone[1:]))
