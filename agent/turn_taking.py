@@ -166,6 +166,7 @@ class TurnTaker:
         """
         import asyncio
 
+        assert self.judge is not None  # no looks without a judge (BargeIn.can_check)
         held = self._held_at > self.barge.onset
         # from one frame before the onset: the padding further back holds more echo than voice
         audio = self.hearing.audio_since(self.barge.run_start if held else self.barge.onset)
@@ -179,19 +180,26 @@ class TurnTaker:
             # before the onset the echo gate let through: the agent must be quiet 300 ms after it
             first_sign = min(self.barge.onset, self._heard_from)
             look = self._verdict(p, self._now - first_sign, hum)
-            if look is Look.ACK and not hum:
-                # the sound says acknowledgement; if the words say "stop", "wait", "what?" — more
-                # reliable than Whisper's guesses at acknowledgements — the agent pauses instead.
-                # They are read from the first sign of the voice: without the breath of an "h"
-                # Whisper hears "Hold on" as "all the"
-                words = await self.hearing.glance(self.hearing.audio_since(first_sign))
-                look = Look.UNSURE if calls_to_stop(words) else look
+            if look is Look.ACK and (not hum or p < self.judge.head.hold_above):
+                look = await self._ack_words(first_sign, hum)
         self._check_s += loop.time() - start
         log.debug("barge-in look: %s", look.value)
         action = self.barge.resolve(look, self._now)
         if self.barge.state is BargeState.HELD:
             self._held_at = self._now
         return action
+
+    async def _ack_words(self, first_sign: float, hum: bool) -> Look:
+        """The words of an onset the sound calls an acknowledgement, read from the first sign of
+        the voice (without the breath of an "h" Whisper hears "Hold on" as "all the"). If they
+        say "stop", "wait", "what?" — more reliable than Whisper's guesses at acknowledgements —
+        the agent pauses instead. A murmur the head is unsure of is read with Whisper led to
+        expect an acknowledgement: it writes a hum as one ("Mm-hmm", "M"), and words for a turn
+        that opens on a nasal ("Can you ..." reads "Um," or "The thing you"), which pause."""
+        audio = self.hearing.audio_since(first_sign)
+        if hum:
+            return Look.ACK if is_backchannel(await self.hearing.glance(audio, prompt=ACK_PROMPT)) else Look.UNSURE
+        return Look.UNSURE if calls_to_stop(await self.hearing.glance(audio)) else Look.ACK
 
     def _sound(self, audio: np.ndarray) -> tuple[float, bool]:
         assert self.judge is not None  # no looks without a judge (BargeIn.can_check)

@@ -49,3 +49,51 @@ async def test_the_words_of_an_onset_are_read_from_the_first_sign_of_the_voice()
         t += FRAME_S
     assert min(hearing.read_from) <= 3.488
     assert taker.barge.state is BargeState.PAUSED  # "Hold" calls to stop: not held as an "uh-huh"
+
+
+class _Murmur(_Hearing):
+    """An onset that sounds like a closed-mouth hum (its energy all at 200 Hz); Whisper, led to
+    expect an acknowledgement, writes ``led``."""
+
+    def __init__(self, led: str) -> None:
+        super().__init__(breath_at=0.0)
+        self.led = led
+        self.prompts: list[str | None] = []
+
+    def audio_since(self, t: float) -> np.ndarray:
+        self.read_from.append(t)
+        n = np.arange(int(0.3 * SAMPLE_RATE)) / SAMPLE_RATE
+        return (0.1 * np.sin(2 * np.pi * 200 * n)).astype(np.float32)
+
+    async def glance(self, audio: np.ndarray, prompt: str | None = None) -> str:
+        self.prompts.append(prompt)
+        return self.led if prompt else "You"
+
+
+class _Unsure(_Judge):
+    def probability(self, audio: np.ndarray) -> float:
+        return 0.5  # between the head's bars: it cannot tell
+
+
+async def _look_at_murmur(led: str) -> tuple[TurnTaker, _Murmur]:
+    hearing = _Murmur(led)
+    taker = TurnTaker(EventBus(), hearing, judge=_Unsure())  # type: ignore[arg-type]
+    taker.agent_speaking = True
+    t = 3.52
+    while taker.barge.state in (BargeState.QUIET, BargeState.ONSET):
+        await taker.frame(HeardFrame(t, t + FRAME_S, True))
+        t += FRAME_S
+    return taker, hearing
+
+
+async def test_a_murmur_whisper_reads_as_words_pauses_the_agent() -> None:
+    """Piper's "Can you say that again?" opens on a murmur the head is unsure of; the words,
+    read with Whisper expecting an acknowledgement, are no hum: the agent pauses at once."""
+    taker, hearing = await _look_at_murmur("Um,")
+    assert hearing.prompts and hearing.prompts[-1]  # read as an acknowledgement would be
+    assert taker.barge.state is BargeState.PAUSED
+
+
+async def test_a_murmur_whisper_reads_as_a_hum_is_held() -> None:
+    taker, _ = await _look_at_murmur("Mm-hmm.")
+    assert taker.barge.state is BargeState.HELD  # the agent talks on over "mm-hm"
