@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from perception.audio_source import FRAME, SAMPLE_RATE
-from perception.echo_bound import EchoBound, band_power
+from perception.echo_bound import BANDS, EchoBound, band_power
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +189,7 @@ class EchoReference:
         hop = FRAME // 2
         span = self.reference(t - self.delay - self._tail_rows * hop / SAMPLE_RATE, self._tail_rows * hop + FRAME)
         played = np.lib.stride_tricks.sliding_window_view(span, FRAME)[::hop]
-        noise = np.min(self._quiet_bands, axis=0) if self._quiet_bands else np.zeros(len(self.bound.gain))
+        noise = np.min(self._quiet_bands, axis=0) if self._quiet_bands else np.zeros(BANDS)
         return self.bound.unexplained(d, played, noise)
 
     def _above_floor(self, frame: np.ndarray) -> float:

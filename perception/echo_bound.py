@@ -58,8 +58,8 @@ class EchoBound:
 
         ``played``: rows of what was played over the echo's delay and the room's tail (the
         frame's own span at the tracked delay, then earlier in half frames); ``noise``: the
-        room's noise per band. Bands never heard with anything played are given the benefit of
-        the doubt (all echo)."""
+        room's noise per band. A band where something was played but whose gain is not trusted
+        yet is given the benefit of the doubt (all echo); one where nothing was played, none."""
         m = band_power(mic)
         r = band_power(played).max(axis=0)
         active = r > 1e-3 * max(float(r.max()), 1e-20)
