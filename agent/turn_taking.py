@@ -113,7 +113,7 @@ class TurnTaker:
                 self._check_s = 0.0  # the compute of this onset's looks only
                 self._onset_wall = self._wall()
                 self._heard_from = f.t - max(f.lead, f.heard_before)
-            action = self.barge.frame(f.t, f.end, f.user, f.lead)
+            action = self.barge.frame(f.t, f.end, f.user, f.lead, f.heard_before, f.masked)
             if action is BargeAction.CHECK:
                 action = await self._check_onset()
             await self._act(action)
@@ -168,17 +168,20 @@ class TurnTaker:
 
         assert self.judge is not None  # no looks without a judge (BargeIn.can_check)
         held = self._held_at > self.barge.onset
-        # from one frame before the onset: the padding further back holds more echo than voice
-        audio = self.hearing.audio_since(self.barge.run_start if held else self.barge.onset)
+        # the deadline runs from the first sign of the voice, which may be a frame or two before
+        # the onset the echo gate let through: the agent must be quiet 300 ms after it
+        first_sign = min(self.barge.onset, self._heard_from)
+        # from one frame before the onset, as the head learnt it: the padding further back holds
+        # more echo than voice. A look ahead of the onset's time reads from the first sign, else
+        # it would have too little to tell a turn by
+        audio = self.hearing.audio_since(self.barge.run_start if held else
+                                         first_sign if self.barge.ahead else self.barge.onset)
         loop = asyncio.get_running_loop()
         start = loop.time()
         if held:
             look = held_look(await self.hearing.glance(audio))
         else:
             p, hum = await asyncio.to_thread(self._sound, audio)
-            # the deadline runs from the first sign of the voice, which may be a frame or two
-            # before the onset the echo gate let through: the agent must be quiet 300 ms after it
-            first_sign = min(self.barge.onset, self._heard_from)
             look = self._verdict(p, self._now - first_sign, hum)
             if look is Look.ACK and (not hum or p < self.judge.head.hold_above):
                 look = await self._ack_words(first_sign, hum)
@@ -207,6 +210,8 @@ class TurnTaker:
 
     def _verdict(self, p: float, since_onset: float, hum: bool = False) -> Look:
         assert self.judge is not None
+        if self.barge.ahead:  # only a clear turn is decided ahead of time (BargeIn.ahead)
+            return Look.UNSURE if p <= self.judge.head.pause_below else Look.NOT_YET
         return onset_look(self.judge.head, p, since_onset, hum, self.config.decide_by)
 
     async def _act(self, action: BargeAction) -> None:

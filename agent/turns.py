@@ -164,7 +164,7 @@ class TurnConfig:
     sounds_finished: float = 0.5  # Smart Turn's probability above which an utterance sounds finished
     sounds_unfinished: float = 0.1  # ... and below which it sounds unfinished, whatever the punctuation
     unfinished_silence: float = 0.70  # after a fragment
-    barge_in: float = 0.18  # sustained user speech (VAD onset to decision) that interrupts
+    barge_in: float = 0.18  # sustained user speech before its first look (from the first sign of the voice)
     # a dip shorter than this (between syllables, or the agent's echo masking one) keeps the onset
     barge_in_gap: float = 0.2
     word_min: float = 0.128  # a short word over the agent ("Wait," "No,") is looked at when it ends
@@ -343,7 +343,15 @@ class BargeIn:
         self._check_at = 0.0
         self._rechecked = False
         self._lead = 0.0
+        self._heard_before = 0.0
         self._voiced = 0.0  # seconds of user speech since the onset
+        self._masked = 0.0  # ... and of speech the echo gate was unsure of (HeardFrame.masked)
+        self._masked_now = False  # the frame in hand is such speech
+        # the look under way is ahead of its time: before ``barge_in`` after the VAD's onset (it is
+        # due that long after the first sign of the voice, a plain "s" the VAD let pass), or in a
+        # dip that only the speech the echo gate was unsure of makes long enough. Only a clear
+        # turn is decided that soon; else it is looked at again on time
+        self.ahead = False
         B = BargeState
         self._table: dict[tuple[BargeState, bool], Callable[[float, float], BargeAction]] = {
             (B.QUIET, False): self._none,
@@ -360,10 +368,18 @@ class BargeIn:
             (B.FIRED, False): self._none,
         }
 
-    def frame(self, t: float, t_end: float, user_speech: bool, lead: float = 0.0) -> BargeAction:
+    def frame(self, t: float, t_end: float, user_speech: bool, lead: float = 0.0,
+              heard_before: float = 0.0, masked: bool = False) -> BargeAction:
         """One input frame [t, t_end) and whether it holds user speech (not echo); ``lead``: the
-        speech already began that long before it (a quiet "s" or "h" the VAD let pass)."""
+        speech already began that long before it (a quiet "s" or "h" the VAD let pass);
+        ``heard_before``: a voice the echo explained nothing of was heard that long before it (the
+        first look is due ``barge_in`` after it); ``masked``: speech the echo gate was unsure of,
+        which counts towards a look in a dip (``perception.hearing.HeardFrame``)."""
         self._lead = lead
+        self._heard_before = heard_before
+        self._masked_now = masked and not user_speech
+        if self._masked_now:
+            self._masked += t_end - t
         if user_speech:
             self._voiced += t_end - t
             if t_end - self._last_speech > FRAME_GAP:
@@ -378,6 +394,11 @@ class BargeIn:
         if self.state is not BargeState.CHECKING:
             return BargeAction.NONE
         again = t_end + self.config.recheck
+        ahead, self.ahead = self.ahead, False
+        if ahead and look in (Look.NOT_YET, Look.ACK):  # look again, on time
+            self._check_at = again
+            self.state = BargeState.ONSET
+            return BargeAction.NONE
         if look is Look.NOT_YET and (not self._rechecked or again <= self.onset + self.config.decide_by + 1e-9):
             self._rechecked = True
             self._check_at = again
@@ -421,7 +442,8 @@ class BargeIn:
         self.state = BargeState.ONSET
         self.onset = self.run_start = t - self._lead
         self._voiced = t_end - self.onset
-        self._check_at = self.onset + self.config.barge_in
+        self._masked = 0.0
+        self._check_at = min(self.onset, t - self._heard_before) + self.config.barge_in
         self._rechecked = False
         return self._grow(t, t_end)
 
@@ -429,24 +451,28 @@ class BargeIn:
         if t_end + 1e-9 < self._check_at:
             return BargeAction.NONE
         if self.can_check:
-            self.state = BargeState.CHECKING
-            return BargeAction.CHECK
+            return self._look(ahead=t_end + 1e-9 < self.onset + self.config.barge_in)
         return self._fire()
+
+    def _look(self, ahead: bool = False) -> BargeAction:
+        self.state = BargeState.CHECKING
+        self.ahead = ahead
+        return BargeAction.CHECK
 
     def _dip(self, t: float, t_end: float) -> BargeAction:
         # a word that ends before ``barge_in`` is whole: the best moment to hear what it was
         if self.can_check and not self._rechecked and self._last_speech - self.onset >= self.config.word_min \
                 and abs(self._last_speech - t) < 1e-6:
             self._rechecked = True
-            self.state = BargeState.CHECKING
-            return BargeAction.CHECK
+            return self._look()
         # an onset heard long enough is looked at when its look is due, dip or not: a soft word
         # under loud echo ("Let me": the gate hears the "e" but loses the "t" and the "m") would
-        # otherwise wait for the next loud syllable
-        if self.can_check and not self._rechecked and t_end + 1e-9 >= self._check_at \
-                and self._voiced + 1e-9 >= self.config.dip_look_voiced:
-            self.state = BargeState.CHECKING
-            return BargeAction.CHECK
+        # otherwise wait for the next loud syllable. What the gate was unsure of ("Can you": the
+        # "n" and the "y") counts while the voice is still there, ahead of time
+        heard = self._voiced + 1e-9 >= self.config.dip_look_voiced
+        if self.can_check and not self._rechecked and t_end + 1e-9 >= self._check_at and (heard or (
+                self._masked_now and self._voiced + self._masked + 1e-9 >= self.config.dip_look_voiced)):
+            return self._look(ahead=not heard or t_end + 1e-9 < self.onset + self.config.barge_in)
         if t_end - self._last_speech > self.config.barge_in_gap:
             self.state = BargeState.QUIET
         return BargeAction.NONE

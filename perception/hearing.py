@@ -74,13 +74,16 @@ class HeardFrame:
     """One input frame [t, end) as heard: ``user`` is speech that is not the agent's echo;
     ``lead``: a quiet consonant the VAD let pass already began that long before the frame;
     ``heard_before``: a voice the echo explained nothing of was heard that long before it (the
-    median over frames that keeps one odd frame from counting held it back)."""
+    median over frames that keeps one odd frame from counting held it back); ``masked``: not
+    ``user`` only because of that median, though more is left of the frame after cancelling
+    than the echo leaves (a syllable under the loudest echo, or the first after it)."""
 
     t: float
     end: float
     user: bool
     lead: float = 0.0
     heard_before: float = 0.0
+    masked: bool = False
 
 
 @dataclass
@@ -218,8 +221,9 @@ class Hearing:
         # cancelling (``_echo_bar`` learns the room's typical residual from these frames) or
         # what is left is not above the room's noise
         learnt = verdict.playing and verdict.certain and verdict.delay is not None
-        echo_only = learnt and (float(np.median(self._residuals)) < self._echo_bar(verdict.residual)
-                                or verdict.above_floor_db < self.config.voice_over_floor_db)
+        bar = self._echo_bar(verdict.residual) if learnt else 0.0
+        over_floor = verdict.above_floor_db >= self.config.voice_over_floor_db
+        echo_only = learnt and (float(np.median(self._residuals)) < bar or not over_floor)
         heard = 0.0 if echo_only or (unsure and not self.segmenter.in_speech) else prob
         for e in self.segmenter.feed(frame.t, verdict.cleaned, heard):
             await self._handlers[type(e)](e)
@@ -232,12 +236,13 @@ class Hearing:
             await self.bus.publish(ev.UserPause(audio_t=self.now - pause, duration=pause))
         if self.listener is not None:
             user = prob >= self.config.vad.threshold and not (echo_only or unsure)
+            masked = echo_only and prob >= self.config.vad.threshold and over_floor and verdict.residual >= bar
             # from the earliest loud frame just before (a stop's closure may sit between it and the vowel)
             loud = [i for i, is_loud in enumerate(self._before) if is_loud]
             lead = FRAME_S * (len(self._before) - loud[0]) if loud else 0.0
             plain = [i for i, is_plain in enumerate(self._plain) if is_plain]
             heard_before = FRAME_S * (len(self._plain) - plain[0]) if plain else 0.0
-            await self.listener.frame(HeardFrame(frame.t, frame.end, user, lead, heard_before))
+            await self.listener.frame(HeardFrame(frame.t, frame.end, user, lead, heard_before, masked))
         self._before.append(not (echo_only or unsure) and verdict.above_floor_db >= self.config.lead_db)
         self._plain.append(not unsure and prob >= self.config.vad.threshold and verdict.residual >= 0.9
                            and verdict.above_floor_db >= self.config.plain_db)

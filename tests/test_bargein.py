@@ -178,3 +178,20 @@ async def test_end_of_turn_waits_less_after_a_finished_question(models, speech, 
     wait = turn.decided_at - turn.audio_end_t
     assert turn.audio_end_t == pytest.approx(ended.audio_t)
     assert (0.2 <= wait <= 0.35) if finished else (0.68 <= wait <= 0.8), wait
+
+
+async def test_turns_the_gate_hears_late_leave_the_wall_clock_a_margin(models, agent_voice, speech,
+                                                                        piper_voice) -> None:
+    """Two turns the VAD wakes on late: Piper's "Sorry" (its "S" heard plainly a frame before) and
+    espeak's "Can you" (its "n" and "y" lost under the loudest echo). Decided at 276 ms on the
+    input clock they left the looks' compute 24 ms to the 300 ms mark on the wall clock; now the
+    look reads from the "S" and is due from it, and the lost syllables count towards a look in
+    the dip. The seeds are the bench's draws."""
+    late = []
+    for user, seed in ((piper_voice("Sorry, can I ask something?"), 397387546),
+                       (speech.say("Can you say that again?"), 754315415)):
+        hearing, _ = await _hear(models, agent_voice, user, seed=seed)
+        first = hearing.barge_ins[0] if hearing.barge_ins else None
+        if first is None or first.decided_at - USER_AT >= 0.25:
+            late.append(first)
+    assert not late, late

@@ -51,6 +51,27 @@ async def test_the_words_of_an_onset_are_read_from_the_first_sign_of_the_voice()
     assert taker.barge.state is BargeState.PAUSED  # "Hold" calls to stop: not held as an "uh-huh"
 
 
+class _NotAnAck(_Judge):
+    def probability(self, audio: np.ndarray) -> float:
+        return 0.05  # clearly no acknowledgement: the agent pauses at the first look
+
+
+async def test_an_onset_is_looked_at_from_the_first_sign_of_its_voice() -> None:
+    """The gate heard the "s" of "Sorry" plainly a frame before the VAD woke on the vowel: the
+    first look reads from it and comes ``barge_in`` after it, a frame sooner than after the VAD's
+    onset. The rules for a held acknowledgement still time it from the VAD's onset."""
+    hearing = _Hearing(breath_at=0.0)
+    taker = TurnTaker(EventBus(), hearing, judge=_NotAnAck())  # type: ignore[arg-type]
+    taker.agent_speaking = True
+    t = 3.52
+    while taker.barge.state in (BargeState.QUIET, BargeState.ONSET):
+        await taker.frame(HeardFrame(t, t + FRAME_S, True, heard_before=FRAME_S if t == 3.52 else 0.0))
+        t += FRAME_S
+    assert taker.barge.state is BargeState.PAUSED and taker.barge.onset == 3.52
+    assert hearing.read_from == [3.488]
+    assert round(taker.barge_ins[0].decided_at, 3) == 3.68  # 3.488 + 0.18, to the frame
+
+
 class _Murmur(_Hearing):
     """An onset that sounds like a closed-mouth hum (its energy all at 200 Hz); Whisper, led to
     expect an acknowledgement, writes ``led``."""

@@ -96,11 +96,12 @@ def test_end_of_turn_carries_the_speech_end() -> None:
 
 
 def _frames(barge: BargeIn, pattern: str, t0: float = 0.0) -> list[tuple[float, BargeAction]]:
-    """Feed '#' (user speech) / '.' (none) frames; returns the actions with their frame end."""
+    """Feed '#' (user speech) / '.' (none) / 'm' (speech the echo gate was unsure of) frames;
+    returns the actions with their frame end."""
     out = []
     for i, c in enumerate(pattern):
         t = t0 + i * FRAME
-        a = barge.frame(t, t + FRAME, c == "#")
+        a = barge.frame(t, t + FRAME, c == "#", masked=c == "m")
         if a is not BargeAction.NONE:
             out.append((round(t + FRAME, 3), a))
     return out
@@ -195,6 +196,11 @@ def test_an_onset_the_gate_half_loses_is_looked_at_on_time() -> None:
     # "Let me" under loud echo: the "e" heard, the "t" and the "m" lost; looked at when due
     assert _frames(b, "###....") == [(0.192, BargeAction.CHECK)]
     assert _frames(BargeIn(TurnConfig(barge_in=0.18, dip_look_voiced=0.09)), "##.....") == []  # a click
+    # "Can you": the "n" and "y" under the loudest echo, what is left of them more than echo leaves
+    # ... looked at on time, but only a clear turn is decided on so little (``ahead``)
+    masked = BargeIn(TurnConfig(barge_in=0.18, dip_look_voiced=0.09))
+    assert _frames(masked, "##mmmm.") == [(0.192, BargeAction.CHECK)] and masked.ahead
+    assert _frames(BargeIn(TurnConfig(barge_in=0.18, dip_look_voiced=0.09)), "##mm.....") == []  # gone by then
 
 
 def test_onset_verdicts() -> None:
@@ -329,3 +335,24 @@ def test_how_the_words_sounded_decides_when_it_is_sure():
     assert turn_finished("Why do we need a common denominator?", 0.3, cfg)  # unsure: the "?" decides
     assert not turn_finished("So I wanted to ask, and", 0.95, cfg)  # words that trail off wait, always
     assert turn_finished("Thank you.", None, cfg) and not turn_finished("and then", None, cfg)
+
+
+def _first_sign_a_frame_early(b: BargeIn) -> float:
+    """Speech frames from 0 whose first came with a plain "s" heard a frame before it; → the end
+    of the frame that asked for a look."""
+    t = 0.0
+    while b.frame(t, t + FRAME, True, heard_before=FRAME if t == 0.0 else 0.0) is not BargeAction.CHECK:
+        t += FRAME
+    return round(t + FRAME, 3)
+
+
+def test_a_look_due_from_the_first_sign_of_the_voice_decides_only_a_clear_turn() -> None:
+    b = BargeIn(TurnConfig(barge_in=0.18))
+    assert _first_sign_a_frame_early(b) == 0.16 and b.ahead  # 180 ms after the "s", not the vowel
+    assert b.onset == 0.0  # the held rules still count from the VAD's onset
+    assert b.resolve(Look.ACK, 0.16) is BargeAction.NONE and b.state is BargeState.ONSET  # not held yet
+    assert b.frame(0.16, 0.192, True) is BargeAction.CHECK and not b.ahead  # on time
+    assert b.resolve(Look.ACK, 0.192) is BargeAction.NONE and b.state is BargeState.HELD
+    clear = BargeIn(TurnConfig(barge_in=0.18))
+    _first_sign_a_frame_early(clear)
+    assert clear.resolve(Look.UNSURE, 0.16) is BargeAction.PAUSE  # clearly no acknowledgement
