@@ -84,7 +84,6 @@ class TurnTaker:
         self._check_s = 0.0
         self._held_at = 0.0  # input time the current onset was held as a backchannel
         self._onset_wall: float | None = None
-        self._heard_from = 0.0  # input time of the first sign of the current onset's voice
 
     # ------------------------------------------------------------------ set by the session
     @property
@@ -112,7 +111,6 @@ class TurnTaker:
             if self.barge.state is BargeState.QUIET:
                 self._check_s = 0.0  # the compute of this onset's looks only
                 self._onset_wall = self._wall()
-                self._heard_from = f.t - max(f.lead, f.heard_before)
             action = self.barge.frame(f.t, f.end, f.user, f.lead, f.heard_before, f.masked)
             if action is BargeAction.CHECK:
                 action = await self._check_onset()
@@ -170,7 +168,7 @@ class TurnTaker:
         held = self._held_at > self.barge.onset
         # the deadline runs from the first sign of the voice, which may be a frame or two before
         # the onset the echo gate let through: the agent must be quiet 300 ms after it
-        first_sign = min(self.barge.onset, self._heard_from)
+        first_sign = self.barge.first_sign
         # from one frame before the onset, as the head learnt it: the padding further back holds
         # more echo than voice. A look ahead of the onset's time reads from the first sign, else
         # it would have too little to tell a turn by

@@ -338,6 +338,9 @@ class BargeIn:
         self.can_check = can_check and self.config.check_words
         self.state = BargeState.QUIET
         self.onset = 0.0
+        # the first sign of the onset's voice: the onset, or a frame the echo explained nothing of
+        # just before it (a plain "s" the VAD let pass). The first look and the deadline run from it
+        self.first_sign = 0.0
         self.run_start = 0.0  # start of the current unbroken run of user speech
         self._last_speech = 0.0
         self._check_at = 0.0
@@ -443,7 +446,8 @@ class BargeIn:
         self.onset = self.run_start = t - self._lead
         self._voiced = t_end - self.onset
         self._masked = 0.0
-        self._check_at = min(self.onset, t - self._heard_before) + self.config.barge_in
+        self.first_sign = min(self.onset, t - self._heard_before)
+        self._check_at = self.first_sign + self.config.barge_in
         self._rechecked = False
         return self._grow(t, t_end)
 
